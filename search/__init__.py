@@ -1,0 +1,1 @@
+"""Search controllers (ask/tell) and the search loop. Built by a later issue."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, persistence functions and migrations. Built by a later issue."""
