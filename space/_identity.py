@@ -25,6 +25,7 @@ import functools
 import hashlib
 from collections.abc import Mapping
 
+import mpmath
 import numpy as np
 import sympy
 
@@ -84,8 +85,33 @@ def fingerprint_params(expr: Expr) -> dict[str, float]:
 
 
 def fingerprint_values(expr: Expr) -> np.ndarray:
-    """Outputs at :data:`POINTS` (the fingerprint before rounding; surrogate features)."""
-    return evaluate(expr, POINTS, fingerprint_params(expr))
+    """Outputs at :data:`POINTS` (the fingerprint before rounding; surrogate features).
+
+    Where float64 overflows in an intermediate step (``sinh(x)/cosh(x)`` at x = 1e3 is
+    inf/inf), the point is evaluated again in arbitrary precision with mpmath, so that equal
+    functions written differently still agree at the edge points.
+    """
+    params = fingerprint_params(expr)
+    values = evaluate(expr, POINTS, params)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        values[bad] = _evaluate_mpmath(expr, POINTS[bad], params)
+    return values
+
+
+def _evaluate_mpmath(expr: Expr, xs: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    form = to_sympy(expr).subs({sympy.Symbol(k, real=True): sympy.Float(v, 30) for k, v in params.items()})
+    # lambdify prints *our own* sympy expression (built from the validated tree), not user text
+    fn = sympy.lambdify(X_SYMBOL, form, modules="mpmath")
+    out = np.empty(len(xs))
+    with mpmath.workdps(30):
+        for i, x in enumerate(xs.tolist()):
+            try:
+                value = complex(fn(mpmath.mpf(x)))
+                out[i] = value.real if abs(value.imag) <= 1e-12 * max(1.0, abs(value.real)) else np.nan
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                out[i] = np.nan
+    return out
 
 
 def _round(values: np.ndarray) -> list[str]:

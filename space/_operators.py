@@ -232,9 +232,9 @@ _BINARY = [
        guard="a denominator with |x2| < 1e-3 is replaced by +-1e-3 (sign kept, 0 -> +): the "
        "value and both derivatives stay finite; the replaced branch has zero gradient",
        description="x1 / x2, guarded"),
-    _b("max", sympy.Max, np.maximum, "torch.maximum({0}, {1})", "{xp}.maximum({0}, {1})",
+    _b("max", sympy.Max, np.maximum, "_maximum({0}, {1})", "{xp}.maximum({0}, {1})",
        "\\max\\left({0}, {1}\\right)", 1),
-    _b("min", sympy.Min, np.minimum, "torch.minimum({0}, {1})", "{xp}.minimum({0}, {1})",
+    _b("min", sympy.Min, np.minimum, "_minimum({0}, {1})", "{xp}.minimum({0}, {1})",
        "\\min\\left({0}, {1}\\right)", 1),
     _b("sigmoid_mul", lambda a, b: _sym_sigmoid(a) * b, lambda a, b: _sigmoid_np(a) * b,
        "torch.sigmoid({0}) * {1}", "_sigmoid({0}) * {1}",
@@ -282,9 +282,24 @@ TORCH_HELPERS: dict[str, str] = {
     "_safe_div": (
         "def _safe_div(a, b):\n"
         f"    # |b| < {DIV_EPS!r} is replaced by +-{DIV_EPS!r} (0 -> +): finite value and gradients\n"
+        "    if not isinstance(b, torch.Tensor):\n"
+        "        # a constant denominator (x / 6): guarded in Python, so it keeps full precision\n"
+        f"        return a / (b if abs(b) >= {DIV_EPS!r} else (-{DIV_EPS!r} if b < 0 else {DIV_EPS!r}))\n"
         f"    small = torch.abs(b) < {DIV_EPS!r}\n"
         f"    eps = torch.where(b < 0, -{DIV_EPS!r}, {DIV_EPS!r})\n"
         "    return a / torch.where(small, eps.to(b.dtype), b)\n"
+    ),
+    # torch.maximum/minimum take tensors only; a constant operand (min(u, 6)) becomes a 0-d
+    # tensor of the other operand's dtype. Tied operands share the gradient equally.
+    "_maximum": (
+        "def _maximum(a, b):\n"
+        "    a = a if isinstance(a, torch.Tensor) else b.new_tensor(a)\n"
+        "    return torch.maximum(a, b if isinstance(b, torch.Tensor) else a.new_tensor(b))\n"
+    ),
+    "_minimum": (
+        "def _minimum(a, b):\n"
+        "    a = a if isinstance(a, torch.Tensor) else b.new_tensor(a)\n"
+        "    return torch.minimum(a, b if isinstance(b, torch.Tensor) else a.new_tensor(b))\n"
     ),
 }
 

@@ -18,6 +18,10 @@ relu, min0 (computed as -relu(-x)) and |x| have derivative 0 at 0; max/min split
 equally between tied operands. The parser writes ``max(u, 0)`` as ``relu(u)`` so the common
 form matches ``torch.relu`` exactly.
 
+Eager by default. ``fused=True`` (opt-in) emits recognised smooth sub-trees — ``x*sigmoid(x)``,
+``x*tanh(softplus(x))``, the GELU formulas — as one built-in kernel (``space._fuse``); values
+and gradients equal the unfused code to rounding, and the fused source is what is stored.
+
 Example:
     >>> import torch
     >>> from space import parse
@@ -34,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from space._codegen import helpers_used, render, torch_template
 from space._expr import Expr
+from space._fuse import render_fused
 from space._operators import TORCH_HELPERS
 
 if TYPE_CHECKING:
@@ -85,9 +90,9 @@ class Activation(nn.Module):
 '''
 
 
-def _function_source(expr: Expr) -> str:
+def _function_source(expr: Expr, fused: bool) -> str:
     inits = expr.param_inits()
-    body = render(expr, torch_template)
+    body = render_fused(expr) if fused else render(expr, torch_template)
     if not expr.depends_on_x():
         # a constant function must still return a tensor shaped like its input
         body = f"torch.zeros_like(x) + {body}"
@@ -99,14 +104,14 @@ def _function_source(expr: Expr) -> str:
     return "\n".join(lines) + "\n"
 
 
-def function_source(expr: Expr) -> str:
+def function_source(expr: Expr, *, fused: bool = False) -> str:
     """A functional torch snippet: helper definitions plus ``def activation(x, beta=…)``."""
-    fn = _function_source(expr)
+    fn = _function_source(expr, fused)
     helpers = helpers_used(fn, TORCH_HELPERS)
     return "\n\n".join([*helpers, fn]) if helpers else fn
 
 
-def torch_source(expr: Expr, *, canonical: str | None = None) -> str:
+def torch_source(expr: Expr, *, canonical: str | None = None, fused: bool = False) -> str:
     """A standalone module file defining ``activation`` and ``Activation(nn.Module)``."""
     if canonical is None:
         from space._identity import canonical_text
@@ -118,29 +123,29 @@ def torch_source(expr: Expr, *, canonical: str | None = None) -> str:
     text = str(expr)
     return (
         _HEADER.format(text=text, canonical=canonical)
-        + function_source(expr)
+        + function_source(expr, fused=fused)
         + _MODULE.format(text=text, param_doc=param_doc, inits=inits, call_args=call_args)
     )
 
 
 @functools.lru_cache(maxsize=4096)
-def _namespace(expr: Expr) -> dict[str, Any]:
-    source = torch_source(expr)
+def _namespace(expr: Expr, fused: bool = False) -> dict[str, Any]:
+    source = torch_source(expr, fused=fused)
     namespace: dict[str, Any] = {"__name__": "actsearch_generated"}
     # Generated from a validated tree (see module docstring), never from user text.
     exec(compile(source, f"<actsearch:{expr}>", "exec"), namespace)  # noqa: S102
     return namespace
 
 
-def compile_function(expr: Expr) -> Callable[..., torch.Tensor]:
+def compile_function(expr: Expr, *, fused: bool = False) -> Callable[..., torch.Tensor]:
     """The plain function ``activation(x, beta=…, …)``; parameters default to their inits."""
-    fn: Callable[..., torch.Tensor] = _namespace(expr)["activation"]
+    fn: Callable[..., torch.Tensor] = _namespace(expr, fused)["activation"]
     return fn
 
 
 def compile_module(
-    expr: Expr, *, num_channels: int | None = None, channel_dim: int = 1
+    expr: Expr, *, num_channels: int | None = None, channel_dim: int = 1, fused: bool = False
 ) -> torch.nn.Module:
     """A fresh ``nn.Module`` computing ``expr`` with its own per-channel parameters."""
-    module: torch.nn.Module = _namespace(expr)["Activation"](num_channels, channel_dim)
+    module: torch.nn.Module = _namespace(expr, fused)["Activation"](num_channels, channel_dim)
     return module
