@@ -1,5 +1,11 @@
 """The language of candidates: operators, expressions, parser, identity, compiler, export."""
 
+from space._core import Unit
+from space._export import EXPORT_FORMATS, export
+from space._export_jax import jax_source
+from space._export_latex import latex_canonical, to_latex
+from space._export_numpy import numpy_source
+from space._export_sympy import sympy_source
 from space._expr import MAX_EXPONENT, Expr, ExprError, X, call, const, param
 from space._identity import (
     POINTS,
@@ -11,6 +17,7 @@ from space._identity import (
     fingerprint_values,
     to_sympy,
 )
+from space._known import KNOWN, KnownFunction, KnownMatch, identify, identify_all, known_by_name
 from space._operators import (
     BINARY,
     OPERATORS,
@@ -21,9 +28,30 @@ from space._operators import (
     get_operator,
 )
 from space._parse import MAX_LENGTH, ParseError, parse
+from space._properties import Properties, properties
+from space._space import Candidate, Space, SpaceError
 from space._torch import compile_function, compile_module, function_source, torch_source
 
 __all__ = [
+    "EXPORT_FORMATS",
+    "KNOWN",
+    "Candidate",
+    "KnownFunction",
+    "KnownMatch",
+    "Properties",
+    "Space",
+    "SpaceError",
+    "Unit",
+    "export",
+    "identify",
+    "identify_all",
+    "jax_source",
+    "known_by_name",
+    "latex_canonical",
+    "numpy_source",
+    "properties",
+    "sympy_source",
+    "to_latex",
     "BINARY",
     "MAX_EXPONENT",
     "MAX_LENGTH",

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
 
-from space._expr import X, Expr, call, param
+from space._expr import Expr, X, call, param
 from space._operators import OPERATORS
 
 

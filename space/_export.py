@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from space._expr import Expr
 from space._export_jax import jax_source
 from space._export_latex import to_latex
 from space._export_numpy import numpy_source
 from space._export_sympy import sympy_source
+from space._expr import Expr
 from space._torch import function_source, torch_source
 
 EXPORT_FORMATS: tuple[str, ...] = ("torch", "function", "numpy", "jax", "latex", "sympy")

@@ -11,8 +11,8 @@ Example:
 
 from __future__ import annotations
 
-from space._expr import Expr
 from space._export_numpy import ARRAY_HELPERS, array_source, usage_args
+from space._expr import Expr
 
 JAX_HELPERS: dict[str, str] = {**ARRAY_HELPERS, "_erf": "_erf = jax.scipy.special.erf\n"}
 
@@ -23,6 +23,8 @@ Canonical form: {canonical}
 
 Usage:
     y = jax.jit(activation)(x{usage})
+    # parameters broadcast against x: per-channel values of an (N, C, H, W) input
+    # are passed shaped (C, 1, 1)
 """
 
 import math

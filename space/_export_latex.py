@@ -47,12 +47,12 @@ _GROUPING = re.compile(r"(\\left.|\\right.|[{}])")
 
 
 def _depth(text: str) -> int:
-    """Nesting depth (brace groups, ``\left … \right``) at the end of ``text``."""
+    """Nesting depth (brace groups, left/right pairs) at the end of ``text``."""
     return text.count("{") - text.count("}") + text.count("\\left") - text.count("\\right")
 
 
 def _top_level(marked: str) -> str:
-    """``marked`` without its brace groups and ``\left … \right`` groups."""
+    """``marked`` without its brace groups and left/right groups."""
     kept, depth = [], 0
     for part in _GROUPING.split(marked):
         if _GROUPING.fullmatch(part):

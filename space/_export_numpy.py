@@ -33,9 +33,11 @@ ARRAY_HELPERS: dict[str, str] = {
     "_safe_div": (
         "def _safe_div(a, b):\n"
         f"    # |b| < {DIV_EPS!r} is replaced by +-{DIV_EPS!r} (0 -> +): finite value and gradients\n"
+        "    if isinstance(b, (int, float)):\n"
+        "        # a constant denominator (x / 6): guarded in Python; float32 stays float32\n"
+        f"        return a / (b if abs(b) >= {DIV_EPS!r} else (-{DIV_EPS!r} if b < 0 else {DIV_EPS!r}))\n"
         f"    small = {{xp}}.abs(b) < {DIV_EPS!r}\n"
-        # (cast so that float32 stays float32)
-        f"    eps = {{xp}}.where(b < 0, -{DIV_EPS!r}, {DIV_EPS!r}).astype({{xp}}.result_type(b))\n"
+        f"    eps = {{xp}}.where(b < 0, -{DIV_EPS!r}, {DIV_EPS!r}).astype(b.dtype)  # keeps float32\n"
         "    return a / {xp}.where(small, eps, b)\n"
     ),
     "_sigmoid": (
@@ -64,6 +66,8 @@ Canonical form: {canonical}
 
 Usage:
     y = activation(x{usage})
+    # parameters broadcast against x: per-channel values of an (N, C, H, W) input
+    # are passed shaped (C, 1, 1)
 """
 
 import math

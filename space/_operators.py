@@ -38,6 +38,10 @@ DIV_EPS = 1e-3  # |denominator| is pushed to >= 1e-3, so |x1/x2| <= 1e7 and |d/d
 LOG_EPS = 1e-6  # log(|x| + 1e-6): finite at 0, derivative bounded by 1e6
 SQRT_EPS = 1e-12  # sqrt(max(|x|, 1e-12)): derivative bounded by 5e5 (1/(2 sqrt|x|) is inf at 0)
 GAUSS_MAX = 100.0  # exp(-x^2) with |x| clamped to 100: x^2 never overflows, the value is 0 anyway
+# exp(-beta d) for a distance d of the operands (beta may turn negative): the beta-gradient is
+# -d exp(.), with d up to 2e4 (|x1 - x2|) or 1e4 (the clamped (x1 - x2)^2). exp(80) * 2e4 overflows
+# fp32; exp(70) * 2e4 ~ 5e34 does not.
+EXP_BETA_MAX = 70.0
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -242,18 +246,20 @@ _BINARY = [
     _b("gauss_diff", lambda a, b, beta: sympy.exp(-beta * (a - b) ** 2),
        lambda a, b, beta: np.exp(-beta * np.square(a - b)),
        f"torch.exp(torch.clamp(-{{beta}} * torch.square(torch.clamp({{0}} - {{1}}, "
-       f"-{GAUSS_MAX!r}, {GAUSS_MAX!r})), max={EXP_MAX!r}))",
+       f"-{GAUSS_MAX!r}, {GAUSS_MAX!r})), max={EXP_BETA_MAX!r}))",
        f"{{xp}}.exp({{xp}}.minimum(-{{beta}} * {{xp}}.square({{xp}}.clip({{0}} - {{1}}, "
-       f"-{GAUSS_MAX!r}, {GAUSS_MAX!r})), {EXP_MAX!r}))",
+       f"-{GAUSS_MAX!r}, {GAUSS_MAX!r})), {EXP_BETA_MAX!r}))",
        "e^{{-\\beta \\left({0} - {1}\\right)^{{2}}}}", 3, has_beta=True, beta_init=1.0,
-       guard="difference clamped to [-100, 100] and exponent clamped above at 80 (beta may "
-       "turn negative during training)", description="exp(-beta (x1 - x2)^2)"),
+       guard="difference clamped to [-100, 100] and exponent clamped above at 70 (beta may "
+       "turn negative during training; at 80 the beta-gradient -(x1 - x2)^2 exp(.) overflows)",
+       description="exp(-beta (x1 - x2)^2)"),
     _b("abs_exp_diff", lambda a, b, beta: sympy.exp(-beta * sympy.Abs(a - b)),
        lambda a, b, beta: np.exp(-beta * np.abs(a - b)),
-       f"torch.exp(torch.clamp(-{{beta}} * torch.abs({{0}} - {{1}}), max={EXP_MAX!r}))",
-       f"{{xp}}.exp({{xp}}.minimum(-{{beta}} * {{xp}}.abs({{0}} - {{1}}), {EXP_MAX!r}))",
+       f"torch.exp(torch.clamp(-{{beta}} * torch.abs({{0}} - {{1}}), max={EXP_BETA_MAX!r}))",
+       f"{{xp}}.exp({{xp}}.minimum(-{{beta}} * {{xp}}.abs({{0}} - {{1}}), {EXP_BETA_MAX!r}))",
        "e^{{-\\beta \\left|{0} - {1}\\right|}}", 3, has_beta=True, beta_init=1.0,
-       guard="exponent clamped above at 80 (beta may turn negative during training)",
+       guard="exponent clamped above at 70 (beta may turn negative during training; at 80 the "
+       "beta-gradient -|x1 - x2| exp(.) overflows for |x1 - x2| = 2e4)",
        description="exp(-beta |x1 - x2|)"),
     _b("beta_mix", lambda a, b, beta: beta * a + (1 - beta) * b,
        lambda a, b, beta: beta * a + (1 - beta) * b,

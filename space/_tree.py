@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from space._core import param_name
-from space._expr import X, Expr, call, const, param
+from space._expr import Expr, X, call, const, param
 from space._operators import OPERATORS
 
 
@@ -41,7 +41,7 @@ class TreeGrammar:
     def _var_leaves(self) -> int:
         return 1 + int(self.with_beta_leaf)
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - the grammar is immutable and small
+    @functools.cache  # noqa: B019 - the grammar is immutable and small
     def count_var(self, depth: int, size: int) -> int:
         """Trees with depth <= ``depth`` and exactly ``size`` nodes that contain x or β."""
         if depth < 1 or size < 1:
@@ -140,7 +140,7 @@ class TreeGrammar:
             target = rng.randrange(len(nodes))
             kind = rng.choice(("replace", "insert", "remove", "constant", "regrow"))
             try:
-                new = _rewrite_at(expr, target, lambda n: self._mutate_node(n, kind, rng))
+                new = _rewrite_at(expr, target, functools.partial(self._mutate_node, kind=kind, rng=rng))
             except ValueError:  # e.g. a regrown subtree that folds to an invalid constant
                 continue
             new = renumber_params(new) if new is not None else None

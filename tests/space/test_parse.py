@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from space import MAX_EXPONENT, MAX_LENGTH, X, Expr, ParseError, call, const, param, parse
+from space import MAX_EXPONENT, MAX_LENGTH, Expr, ParseError, X, call, const, param, parse
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,144 @@
+"""The ``actsearch`` command line.
+
+Commands that only need the search space (``parse``, ``export``, ``demo``) import nothing heavy
+until they run. ``--json`` output is one JSON object on stdout; errors go to stderr with a
+non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed to stderr, exit status 2."""
+
+
+def describe(text: str) -> dict[str, Any]:
+    """Everything ``actsearch parse`` reports about an expression, as JSON-ready data."""
+    from space import ParseError, canonical_text, export, fingerprint, identify, parse, properties
+
+    try:
+        expr = parse(text)
+    except ParseError as exc:
+        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
+    match = identify(expr)
+    return {
+        "expression": str(expr),
+        "canonical": canonical_text(expr),
+        "latex": export(expr, "latex"),
+        "known_as": None if match is None else match.name,
+        "known": None if match is None else match.to_json(),
+        "fingerprint": fingerprint(expr),
+        "operators": list(expr.operators()),
+        "parameters": expr.param_inits(),
+        "cost": expr.cost,
+        "size": expr.size,
+        "properties": properties(expr).to_json(),
+    }
+
+
+def _print_description(info: dict[str, Any]) -> None:
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        if key in ("known",):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        print(f"{key:<{width}}  {value if value is not None else '-'}")
+
+
+def cmd_parse(args: argparse.Namespace) -> None:
+    info = describe(args.expression)
+    if args.json:
+        print(json.dumps(info, sort_keys=True))
+    else:
+        _print_description(info)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from space import ParseError, export, parse
+
+    try:
+        expr = parse(args.expression)
+    except ParseError as exc:
+        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
+    text = export(expr, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+DEMO_EXPRESSIONS = (
+    "x / (1 + exp(-x))",
+    "max(x, 0)",
+    "x * sigmoid(beta * x)",
+    "x + sin(x)^2",
+    "min(x, sin(x))",
+    "log(1 + exp(x)) * tanh(x)",
+)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Parse, identify, compile and export a few functions: a tour of the search space."""
+    import torch
+
+    from space import compile_module, export, parse
+
+    x = torch.linspace(-3, 3, 7)
+    for text in DEMO_EXPRESSIONS:
+        info = describe(text)
+        module = compile_module(parse(text), num_channels=1)
+        y = module(x.reshape(-1, 1)).detach().reshape(-1)
+        print(f"\n{text}")
+        print(f"  parsed as   {info['expression']}")
+        print(f"  canonical   {info['canonical']}")
+        print(f"  known as    {info['known_as'] or '(not a published function)'}")
+        print(f"  fingerprint {info['fingerprint']}")
+        props = info["properties"]
+        print("  properties  " + ", ".join(f"{k}={v}" for k, v in props.items()))
+        print("  f(-3..3)    " + " ".join(f"{v:+.3f}" for v in y.tolist()))
+    print("\nThe torch export of the last one:\n")
+    print(export(parse(DEMO_EXPRESSIONS[-1]), "torch"))
+    print("Try: actsearch parse 'x*tanh(softplus(x))' --json; actsearch export 'x*sigmoid(x)' --format jax")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from space._export import EXPORT_FORMATS
+
+    parser = argparse.ArgumentParser(prog="actsearch", description="Discover activation functions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="canonical form, LaTeX, known-as, properties, fingerprint")
+    p.add_argument("expression", help="e.g. 'x * sigmoid(beta * x)'")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_parse)
+
+    p = sub.add_parser("export", help="source code of an expression")
+    p.add_argument("expression", help="an expression (candidate ids come with the service)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="torch")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("demo", help="a tour of the search space on a few functions")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except CliError as exc:
+        print(f"actsearch: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Stacked layers: K independent child networks trained as one ("population batching").
+
+Every layer holds K members' weights stacked on a leading dimension and computes all members in
+one batched kernel (``bmm``/``einsum``; grouped convolution for conv layers). Activations are
+the one place where members differ: :class:`StackedActivation` applies member k's compiled
+function to member k's slice. Member k's parameters are initialised from member k's own
+generator, so a member of a population equals the same network trained alone (within float
+tolerance: the batched kernels may sum in another order).
+
+Layouts: dense tensors are ``[K, B, …, features]``; convolutional tensors are
+``[B, K*C, H, W]`` (members side by side in the channel dimension, as grouped convolution
+wants them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def _uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        tensor.uniform_(-bound, bound, generator=generator)
+
+
+class StackedLinear(nn.Module):
+    """K linear layers; input ``[K, …, in]``, output ``[K, …, out]`` (PyTorch's default init)."""
+
+    def __init__(self, k: int, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(k, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(k, out_features)) if bias else None
+
+    def reset_parameters(self, generators: Sequence[torch.Generator]) -> None:
+        fan_in = self.weight.shape[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        for k, gen in enumerate(generators):
+            # kaiming_uniform(a=sqrt(5)) as nn.Linear: bound = 1/sqrt(fan_in) for weights too
+            _uniform_(self.weight[k], bound, gen)
+            if self.bias is not None:
+                _uniform_(self.bias[k], bound, gen)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = x.shape[0]
+        flat = x.reshape(k, -1, x.shape[-1])
+        out = torch.bmm(flat, self.weight)
+        if self.bias is not None:
+            out = out + self.bias.unsqueeze(1)
+        return out.reshape(*x.shape[:-1], self.weight.shape[-1])
+
+
+class StackedConv2d(nn.Module):
+    """K conv layers as one grouped convolution on ``[B, K*C, H, W]``."""
+
+    def __init__(self, k: int, in_channels: int, out_channels: int, kernel_size: int,
+                 stride: int = 1, padding: int = 0, bias: bool = True) -> None:
+        super().__init__()
+        self.k = k
+        self.conv = nn.Conv2d(k * in_channels, k * out_channels, kernel_size, stride=stride,
+                              padding=padding, groups=k, bias=bias)
+
+    def reset_parameters(self, generators: Sequence[torch.Generator]) -> None:
+        weight = self.conv.weight
+        per = weight.shape[0] // self.k
+        fan_in = weight.shape[1] * weight.shape[2] * weight.shape[3]
+        bound = 1.0 / math.sqrt(fan_in)
+        for k, gen in enumerate(generators):
+            _uniform_(weight[k * per : (k + 1) * per], bound, gen)
+            if self.conv.bias is not None:
+                _uniform_(self.conv.bias[k * per : (k + 1) * per], bound, gen)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class StackedLayerNorm(nn.Module):
+    """K layer norms over the last dimension of ``[K, …, d]``."""
+
+    def __init__(self, k: int, d: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(k, d))
+        self.bias = nn.Parameter(torch.zeros(k, d))
+        self.eps = eps
+
+    def reset_parameters(self, generators: Sequence[torch.Generator]) -> None:
+        with torch.no_grad():
+            self.weight.fill_(1.0)
+            self.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+        normed = torch.nn.functional.layer_norm(x, x.shape[-1:], eps=self.eps)
+        return normed * self.weight.reshape(shape) + self.bias.reshape(shape)
+
+
+class StackedActivation(nn.Module):
+    """Member k's activation on member k's slice of ``split_dim``.
+
+    ``activations[k]`` is a compiled candidate module whose per-channel parameters lie along
+    its ``channel_dim`` within the slice.
+    """
+
+    def __init__(self, activations: Sequence[nn.Module], split_dim: int) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(activations)
+        self.split_dim = split_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(self.members) == 1:
+            out: torch.Tensor = self.members[0](x)
+            return out
+        chunks = x.chunk(len(self.members), dim=self.split_dim)
+        return torch.cat([act(c) for act, c in zip(self.members, chunks, strict=True)], dim=self.split_dim)
+
+
+def reset_stacked(model: nn.Module, generators: Sequence[torch.Generator]) -> None:
+    """Initialises every stacked layer of ``model``, member k from ``generators[k]``."""
+    for module in model.modules():
+        if isinstance(module, StackedLinear | StackedConv2d | StackedLayerNorm):
+            module.reset_parameters(generators)
+
+
+def member_slices(param: torch.Tensor, k: int) -> torch.Tensor:
+    """``param`` viewed as ``[K, -1]``: member k's share of a stacked parameter.
+
+    Stacked dense parameters carry K first; grouped-conv and batch-norm parameters carry
+    K*C first, so member k owns a contiguous block either way.
+    """
+    return param.reshape(k, -1)
