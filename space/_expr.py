@@ -184,8 +184,8 @@ def _validate(node: Expr) -> None:
         raise ExprError(f"parameter name {node.param!r} must look like beta, beta1, beta2…")
     if node.op == "powi":
         n = node.value
-        if n is None or n != int(n) or not 4 <= abs(n) <= MAX_EXPONENT:
-            raise ExprError(f"powi exponent must be an integer with 4 <= |n| <= {MAX_EXPONENT}")
+        if n is None or n != int(n) or not 4 <= n <= MAX_EXPONENT:
+            raise ExprError(f"powi exponent must be an integer with 4 <= n <= {MAX_EXPONENT}")
 
 
 X = Expr("x")
@@ -215,7 +215,10 @@ def call(op: str, *args: Expr, param: str | None = None, exponent: float | None 
     if spec is not None and spec.has_beta and param is None:
         param = "beta"
     node = Expr(op, tuple(args), None if exponent is None else float(exponent), param)
-    if spec is not None and not spec.has_beta and args and all(a.op == "const" for a in args):
+    if spec is not None and args and all(a.op == "const" for a in args):
+        if spec.has_beta:
+            # a function of beta alone: write it with beta itself (2 * beta, not beta_mul(2))
+            raise ExprError(f"{op} is applied to constants only; write it in terms of beta")
         return _fold(node)
     return node
 

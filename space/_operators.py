@@ -169,10 +169,11 @@ _UNARY = [
     _u("atan", sympy.atan, np.arctan, "torch.atan({0})", "{xp}.arctan({0})",
        "\\arctan\\left({0}\\right)", 2),
     _u("sinc", sympy.sinc, lambda u: np.sinc(u / np.pi),
-       "torch.sinc({0} / math.pi)", "{xp}.sinc({0} / math.pi)",
+       "_sinc({0})", "{xp}.sinc({0} / math.pi)",
        "\\operatorname{{sinc}}\\left({0}\\right)", 2,
-       guard="torch.sinc is the normalised sin(pi x)/(pi x) with the removable point at 0 "
-       "handled: we call it on x/pi", description="sin(x)/x, 1 at 0"),
+       guard="|x| < 0.5 uses the Taylor series to x^8 (error < 3e-11): sin(x)/x and its "
+       "derivative cos(x)/x - sin(x)/x^2 cancel badly near 0 (torch.sinc's own backward is "
+       "off by 3e-4 in fp32 there); the other branch sees x = 1 there, so no 0/0 gradient", description="sin(x)/x, 1 at 0"),
     _u("relu", lambda u: sympy.Max(u, 0), lambda u: np.maximum(u, 0.0),
        "torch.relu({0})", "{xp}.maximum({0}, 0.0)",
        "\\max\\left({0}, 0\\right)", 1, description="max(x, 0)"),
@@ -292,8 +293,16 @@ TORCH_HELPERS: dict[str, str] = {
         "        # a constant denominator (x / 6): guarded in Python, so it keeps full precision\n"
         f"        return a / (b if abs(b) >= {DIV_EPS!r} else (-{DIV_EPS!r} if b < 0 else {DIV_EPS!r}))\n"
         f"    small = torch.abs(b) < {DIV_EPS!r}\n"
-        f"    eps = torch.where(b < 0, -{DIV_EPS!r}, {DIV_EPS!r})\n"
-        "    return a / torch.where(small, eps.to(b.dtype), b)\n"
+        f"    eps = torch.where(b < 0, torch.full_like(b, -{DIV_EPS!r}), torch.full_like(b, {DIV_EPS!r}))\n"
+        "    return a / torch.where(small, eps, b)\n"
+    ),
+    "_sinc": (
+        "def _sinc(u):\n"
+        "    small = torch.abs(u) < 0.5\n"
+        "    safe = torch.where(small, torch.ones_like(u), u)\n"
+        "    u2 = torch.square(torch.where(small, u, torch.zeros_like(u)))\n"
+        "    series = 1 - u2 / 6 * (1 - u2 / 20 * (1 - u2 / 42 * (1 - u2 / 72)))\n"
+        "    return torch.where(small, series, torch.sin(safe) / safe)\n"
     ),
     # torch.maximum/minimum take tensors only; a constant operand (min(u, 6)) becomes a 0-d
     # tensor of the other operand's dtype. Tied operands share the gradient equally.

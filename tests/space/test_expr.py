@@ -50,6 +50,8 @@ def test_json_round_trip_through_text() -> None:
         [1, 2],
         {"op": "powi", "args": ["x"], "value": 2.5},
         {"op": "powi", "args": ["x"], "value": 99},
+        {"op": "powi", "args": ["x"], "value": -4},
+        {"op": "gauss_diff", "args": [1.0, 2.0]},
         {"op": "x", "args": []},
         {"op": "beta_mul", "args": ["x"], "param": "alpha"},
         float("inf"),
