@@ -46,9 +46,10 @@ class StackedLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = x.shape[0]
         flat = x.reshape(k, -1, x.shape[-1])
-        out = torch.bmm(flat, self.weight)
         if self.bias is not None:
-            out = out + self.bias.unsqueeze(1)
+            out = torch.baddbmm(self.bias.unsqueeze(1), flat, self.weight)  # bias fused into the GEMM
+        else:
+            out = torch.bmm(flat, self.weight)
         return out.reshape(*x.shape[:-1], self.weight.shape[-1])
 
 

@@ -1,0 +1,310 @@
+"""Train a population of child networks: K candidates × S seeds in one batched run.
+
+Member = (expression, seed). Member k's weights are initialised from its own seed and it reads
+its own shuffled batches, so training it in a population equals training it alone (within
+float tolerance; tested). Per-member losses are summed, so gradients never mix; checks reject
+members one by one (masked out of the loss) while the others train on.
+
+Multi-fidelity: the schedule runs over ``horizon`` steps; a run may stop at ``steps <
+horizon`` and return per-member checkpoints, and a later call continues selected members from
+them on the same schedule (successive halving / ASHA, see ``evaluator._fidelity``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from evaluator._budget import Budget, RejectionPolicy, learning_rate
+from evaluator._population import PopulationParams
+from evaluator._probe import probe
+from evaluator._result import FAILED, OK, REJECTED, RunResult
+from evaluator._stacked import reset_stacked
+from evaluator._task import Task, TaskData
+from space import Expr, compile_module
+
+_DATA: dict[tuple[str, str], TaskData] = {}
+_QUALITY_SAMPLES = 2000
+DEFAULT_POLICY = RejectionPolicy()
+
+
+@dataclass(frozen=True)
+class Member:
+    expr: Expr
+    seed: int
+
+
+@dataclass
+class Checkpoint:
+    """One member's training state at ``step`` of a schedule ``horizon`` steps long."""
+
+    member: Member
+    step: int
+    horizon: int
+    state: dict[str, Any]
+    losses: list[float] = field(default_factory=list)
+
+
+@dataclass
+class PopulationRun:
+    results: list[RunResult]
+    checkpoints: list[Checkpoint | None]
+    wall_time: float
+    trained_members: int
+
+
+def task_data(task: Task, device: torch.device) -> TaskData:
+    """The task's data, loaded once per process and device."""
+    key = (repr(sorted(vars(task).items())) + task.name, str(device))
+    if key not in _DATA:
+        _DATA[key] = task.load().to(device)
+    return _DATA[key]
+
+
+class _IndexStream:
+    """Member k's batch order: consecutive permutations of the training set from its seed."""
+
+    def __init__(self, seed: int, n: int) -> None:
+        self.rng = np.random.default_rng([seed, 0x5EED])
+        self.n = n
+        self.buffer = np.empty(0, dtype=np.int64)
+
+    def take(self, count: int) -> np.ndarray:
+        while len(self.buffer) < count:
+            self.buffer = np.concatenate([self.buffer, self.rng.permutation(self.n)])
+        out, self.buffer = self.buffer[:count], self.buffer[count:]
+        return out
+
+
+def _factory(expr: Expr) -> Callable[[int, int], torch.nn.Module]:
+    def make(num_channels: int, channel_dim: int) -> torch.nn.Module:
+        return compile_module(expr, num_channels=num_channels, channel_dim=channel_dim)
+
+    return make
+
+
+def train_population(
+    task: Task,
+    members: Sequence[Member],
+    *,
+    budget: Budget | None = None,
+    steps: int | None = None,
+    horizon: int | None = None,
+    resume: Sequence[Checkpoint] | None = None,
+    policy: RejectionPolicy = DEFAULT_POLICY,
+    device: str | torch.device = "cpu",
+    bf16: bool = False,
+    keep_checkpoints: bool = False,
+    on_step: Callable[[int, int], None] | None = None,
+) -> PopulationRun:
+    """Trains every member for ``steps`` (default: the budget's) and scores it.
+
+    Returns one :class:`RunResult` per member, in order, and — with ``keep_checkpoints`` —
+    each surviving member's :class:`Checkpoint` for continuing to a larger budget.
+    """
+    budget = budget or task.budget
+    device = torch.device(device)
+    if resume is not None:
+        members = [c.member for c in resume]
+        start = resume[0].step if resume else 0
+        horizon = horizon or (resume[0].horizon if resume else None)
+        if any(c.step != start for c in resume):
+            raise ValueError("every resumed member must be at the same step")
+    else:
+        start = 0
+    stop = steps if steps is not None else budget.steps
+    horizon = horizon or stop
+    if not 0 <= start < stop <= horizon:
+        raise ValueError(f"need 0 <= start ({start}) < steps ({stop}) <= horizon ({horizon})")
+
+    results = [RunResult(str(m.expr), m.seed, task.name, planned_steps=stop - start) for m in members]
+    checkpoints: list[Checkpoint | None] = [None] * len(members)
+    active = list(range(len(members)))
+    if policy.probe and resume is None:
+        for i in list(active):
+            verdict = probe(members[i].expr)
+            if verdict is not None:
+                results[i].status, (results[i].reason, results[i].detail) = REJECTED, verdict
+                active.remove(i)
+    if not active:
+        return PopulationRun(results, checkpoints, 0.0, 0)
+
+    began = time.perf_counter()
+    trainer = _Trainer(task, [members[i] for i in active], budget, device, bf16)
+    if resume is not None:
+        trainer.resume([resume[i] for i in active])
+    outcome = trainer.run(start, stop, horizon, policy, on_step)
+    wall = time.perf_counter() - began
+
+    for slot, i in enumerate(active):
+        result = results[i]
+        result.steps = outcome.steps_done[slot] - start
+        result.wall_time = wall / len(active)
+        result.steps_per_second = (outcome.last_step - start) / wall if wall > 0 else 0.0
+        result.metrics["train_loss"] = outcome.train_loss[slot]
+        verdict = outcome.verdicts[slot]
+        if verdict is not None:
+            result.status = FAILED if verdict[0] == "time_limit" else REJECTED
+            result.reason, result.detail = verdict
+            continue
+        result.metrics.update(outcome.metrics[slot])
+        result.fitness = task.fitness(result.metrics)
+        result.status = OK
+        if keep_checkpoints:
+            checkpoints[i] = Checkpoint(members[i], stop, horizon, trainer.params.extract(trainer.optimizer, slot),
+                                        outcome.loss_history[slot])
+    return PopulationRun(results, checkpoints, wall, len(active))
+
+
+@dataclass
+class _Outcome:
+    verdicts: list[tuple[str, str] | None]
+    steps_done: list[int]
+    train_loss: list[float]
+    metrics: list[dict[str, float]]
+    loss_history: list[list[float]]
+    last_step: int
+
+
+class _Trainer:
+    def __init__(self, task: Task, members: Sequence[Member], budget: Budget, device: torch.device, bf16: bool) -> None:
+        self.task, self.members, self.budget, self.device, self.bf16 = task, members, budget, device, bf16
+        self.k = len(members)
+        self.data = task_data(task, device)
+        torch.manual_seed(members[0].seed)  # anything else the task draws (dropout) is seeded too
+        self.model = task.build([_factory(m.expr) for m in members])
+        reset_stacked(self.model, [torch.Generator().manual_seed(m.seed) for m in members])
+        self.model.to(device)
+        self.params = PopulationParams(self.model, self.k)
+        self.optimizer = torch.optim.AdamW(self.params.all_params(), lr=budget.lr,
+                                           weight_decay=budget.weight_decay, foreach=True)
+        n = self.data.x_train.shape[0]
+        self.streams = [_IndexStream(m.seed, n) for m in members]
+        self.history: list[list[float]] = [[] for _ in members]
+
+    def resume(self, checkpoints: Sequence[Checkpoint]) -> None:
+        self.params.load(self.optimizer, [c.state for c in checkpoints])
+        for stream, c in zip(self.streams, checkpoints, strict=True):
+            stream.take(c.step * self.budget.batch_size)  # the same batches the member would see next
+        self.history = [list(c.losses) for c in checkpoints]
+
+    def _autocast(self) -> Any:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def run(self, start: int, stop: int, horizon: int, policy: RejectionPolicy,
+            on_step: Callable[[int, int], None] | None) -> _Outcome:
+        k, budget = self.k, self.budget
+        alive = torch.ones(k, dtype=torch.bool, device=self.device)
+        verdicts: list[tuple[str, str] | None] = [None] * k
+        steps_done = [stop] * k
+        quality_step = None
+        if policy.quality_fraction is not None and self.task.quality_floor is not None:
+            quality_step = max(1, int(policy.quality_fraction * horizon))
+        began = time.perf_counter()
+        self.model.train()
+        step = start
+        for step in range(start, stop):
+            idx = torch.from_numpy(np.stack([s.take(budget.batch_size) for s in self.streams])).to(self.device)
+            x, y = self.data.x_train[idx], self.data.y_train[idx]
+            lr = learning_rate(budget, step, horizon)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            with self._autocast():
+                losses = self.task.loss(self.model(x), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            torch.where(alive, losses, torch.zeros_like(losses)).sum().backward()
+            norms = self.params.grad_norms()
+
+            losses_cpu, norms_cpu = losses.detach().float().cpu().tolist(), norms.cpu().tolist()
+            for i in range(k):
+                if verdicts[i] is not None:
+                    continue
+                self.history[i].append(losses_cpu[i])
+                verdict = _step_verdict(losses_cpu[i], norms_cpu[i], policy)
+                if verdict is not None:
+                    verdicts[i], steps_done[i] = (verdict[0], f"step {step + 1}: {verdict[1]}"), step + 1
+            if policy.loss_window is not None and step + 1 == policy.loss_window:
+                self._check_loss_falling(policy, verdicts, steps_done, step + 1)
+            if quality_step is not None and step + 1 == quality_step:
+                self._check_quality(verdicts, steps_done, step + 1)
+            if policy.time_limit is not None and time.perf_counter() - began > policy.time_limit:
+                for i in range(k):
+                    if verdicts[i] is None:
+                        verdicts[i] = ("time_limit", f"stopped at step {step + 1} after {policy.time_limit:g} s")
+                        steps_done[i] = step + 1
+            alive = torch.tensor([v is None for v in verdicts], device=self.device)
+            if not bool(alive.any()):
+                break
+            factors = alive.float()
+            if budget.grad_clip is not None:
+                factors = factors * torch.clamp(budget.grad_clip / (norms + 1e-6), max=1.0)
+            self.params.scale_grads(factors)
+            self.optimizer.step()
+            if on_step is not None:
+                on_step(step + 1, stop)
+
+        metrics = self._evaluate(alive) if bool(alive.any()) else [{} for _ in range(k)]
+        tail = max(1, (stop - start) // 20)
+        train_loss = [float(np.mean(h[-tail:])) if h else math.nan for h in self.history]
+        return _Outcome(verdicts, steps_done, train_loss, metrics, self.history, step + 1)
+
+    def _check_loss_falling(self, policy: RejectionPolicy, verdicts: list[tuple[str, str] | None],
+                            steps_done: list[int], step: int) -> None:
+        window = policy.loss_window or 0
+        for i, history in enumerate(self.history):
+            if verdicts[i] is not None or len(history) < window:
+                continue
+            first = float(np.mean(history[:5]))
+            last = float(np.mean(history[window - window // 4 : window]))
+            if not last < (1.0 - policy.min_loss_drop) * first:
+                verdicts[i] = ("loss_not_falling", f"step {step}: mean loss {last:.4g} vs {first:.4g} at the start")
+                steps_done[i] = step
+
+    def _check_quality(self, verdicts: list[tuple[str, str] | None], steps_done: list[int], step: int) -> None:
+        floor = self.task.quality_floor
+        assert floor is not None
+        metrics = self._evaluate(torch.ones(self.k, dtype=torch.bool), limit=_QUALITY_SAMPLES)
+        self.model.train()
+        for i, m in enumerate(metrics):
+            value = self.task.fitness(m) if m else -math.inf
+            if verdicts[i] is None and not value >= floor:
+                verdicts[i] = ("quality_floor", f"step {step}: fitness {value:.4g} < floor {floor:g}")
+                steps_done[i] = step
+
+    @torch.no_grad()
+    def _evaluate(self, alive: torch.Tensor, limit: int | None = None) -> list[dict[str, float]]:
+        self.model.eval()
+        x_val, y_val = self.data.x_val, self.data.y_val
+        if limit is not None:
+            x_val, y_val = x_val[:limit], y_val[:limit]
+        sums: dict[str, torch.Tensor] = {}
+        n = 0
+        for lo in range(0, x_val.shape[0], self.budget.eval_batch_size):
+            xb = x_val[lo : lo + self.budget.eval_batch_size]
+            yb = y_val[lo : lo + self.budget.eval_batch_size]
+            x = xb.unsqueeze(0).expand(self.k, *xb.shape)
+            y = yb.unsqueeze(0).expand(self.k, *yb.shape)
+            with self._autocast():
+                out = self.model(x)
+            for name, value in self.task.metrics(out.float(), y).items():
+                sums[name] = sums.get(name, 0) + value.double()
+            n += self.task.units(y)
+        rows = [{name: float(v[i]) / n for name, v in sums.items()} for i in range(self.k)]
+        return [row if bool(alive[i]) else {} for i, row in enumerate(rows)]
+
+
+
+def _step_verdict(loss: float, norm: float, policy: RejectionPolicy) -> tuple[str, str] | None:
+    if not math.isfinite(loss):
+        return "nonfinite_loss", f"loss {loss}"
+    if not math.isfinite(norm):
+        return "nonfinite_gradient", f"gradient norm {norm}"
+    if norm > policy.grad_norm_limit:
+        return "grad_explosion", f"gradient norm {norm:.4g} > {policy.grad_norm_limit:g}"
+    return None
