@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="a tour of the search space on a few functions")
     p.set_defaults(handler=cmd_demo)
+
+    from api._evaluate_cmd import add_parser as add_evaluate
+
+    add_evaluate(sub)
     return parser
 
 

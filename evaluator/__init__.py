@@ -1,6 +1,13 @@
 """Tasks, child-network training, early rejection, population batching and multi-fidelity."""
 
 from evaluator._budget import Budget, RejectionPolicy, learning_rate
+from evaluator._fidelity import (
+    AshaScheduler,
+    CandidateOutcome,
+    HalvingResult,
+    geometric_rungs,
+    successive_halving,
+)
 from evaluator._result import FAILED, OK, REJECTED, Fitness, RunResult
 from evaluator._task import Task, TaskData, TaskError, get_task, register, task_names
 from evaluator._train import Checkpoint, Member, PopulationRun, train_population
@@ -9,9 +16,12 @@ __all__ = [
     "FAILED",
     "OK",
     "REJECTED",
+    "AshaScheduler",
     "Budget",
+    "CandidateOutcome",
     "Checkpoint",
     "Fitness",
+    "HalvingResult",
     "Member",
     "PopulationRun",
     "RejectionPolicy",
@@ -19,9 +29,11 @@ __all__ = [
     "Task",
     "TaskData",
     "TaskError",
+    "geometric_rungs",
     "get_task",
     "learning_rate",
     "register",
+    "successive_halving",
     "task_names",
     "train_population",
 ]

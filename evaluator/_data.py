@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def cached_arrays(name: str, recipe: dict[str, object], make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def cached_arrays(name: str, recipe: Mapping[str, object], make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """``make()`` once per recipe, then read back from an ``.npz`` in :func:`cache_dir`.
 
     Generating MNIST-1D's 25,000 sequences takes about 7 s; every worker process would pay it.
@@ -31,7 +31,7 @@ def cached_arrays(name: str, recipe: dict[str, object], make: Callable[[], dict[
     arrays = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
     return arrays
 

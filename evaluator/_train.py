@@ -250,7 +250,7 @@ class _Trainer:
                 on_step(step + 1, stop)
 
         metrics = self._evaluate(alive) if bool(alive.any()) else [{} for _ in range(k)]
-        tail = max(1, (stop - start) // 20)
+        tail = max(1, stop // 20)  # over the whole run: a resumed member reports what a straight run would
         train_loss = [float(np.mean(h[-tail:])) if h else math.nan for h in self.history]
         return _Outcome(verdicts, steps_done, train_loss, metrics, self.history, step + 1)
 

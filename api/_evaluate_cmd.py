@@ -1,0 +1,151 @@
+"""``actsearch evaluate EXPR --task NAME``: train one candidate locally and print its fitness.
+
+Seeds ``0 … N-1`` train as one population (K = N members, one batched network), which is how
+the service evaluates a candidate too, so the numbers match. torch is imported only when the
+command runs: ``actsearch --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import IO, Any
+
+from api.cli import CliError
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("evaluate", help="train child networks with an expression locally and print its fitness")
+    p.add_argument("expression", help="e.g. 'x * sigmoid(x)'")
+    p.add_argument("--task", required=True, help="a task name, e.g. mnist1d-mlp")
+    p.add_argument("--seeds", type=int, default=1, help="train seeds 0..N-1 as one population (default 1)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the task's budget)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_evaluate)
+
+
+class ProgressBar:
+    """A text bar on stderr. Redrawn in place on a terminal (at most 10 times a second);
+    elsewhere (logs, pipes) only the final line is written, so logs stay readable."""
+
+    def __init__(self, total: int, stream: IO[str], label: str) -> None:
+        self.total, self.stream, self.label = total, stream, label
+        self.tty = stream.isatty()
+        self.began = self.drawn = time.perf_counter()
+
+    def update(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.tty and (now - self.drawn >= 0.1 or done == total):
+            self.drawn = now
+            self._draw(done, total, end="\r")
+
+    def close(self, done: int) -> None:
+        self._draw(done, self.total, end="\n")
+
+    def _draw(self, done: int, total: int, end: str) -> None:
+        width = 30
+        filled = width * done // max(1, total)
+        elapsed = time.perf_counter() - self.began
+        rate = done / elapsed if elapsed > 0 else 0.0
+        self.stream.write(f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps "
+                          f"{elapsed:.1f} s {rate:.0f} steps/s{end}")
+        self.stream.flush()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    report = evaluate(args.expression, task_name=args.task, seeds=args.seeds, steps=args.steps,
+                      device=args.device, progress=sys.stderr)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        _print_report(report)
+
+
+def evaluate(text: str, *, task_name: str, seeds: int, steps: int | None, device: str,
+             progress: IO[str] | None) -> dict[str, Any]:
+    """Trains ``text`` on ``task_name`` with seeds ``0 … seeds-1``; a JSON-ready report."""
+    import torch
+
+    from evaluator import Fitness, Member, TaskError, get_task, train_population
+    from space import ExprError, ParseError, parse
+
+    try:
+        expr = parse(text)
+    except ParseError as exc:
+        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
+    except ExprError as exc:
+        raise CliError(f"bad expression: {exc}") from None
+    try:
+        task = get_task(task_name)
+    except TaskError as exc:
+        raise CliError(str(exc)) from None
+    if seeds < 1:
+        raise CliError(f"--seeds must be at least 1, got {seeds}")
+    if steps is not None and steps < 1:
+        raise CliError(f"--steps must be at least 1, got {steps}")
+    try:
+        dev = torch.device(device)
+        torch.empty(1, device=dev)  # fail here, with a message, if the device is not usable
+    except (RuntimeError, AssertionError) as exc:
+        raise CliError(f"device {device!r} is not usable: {exc}") from None
+
+    budget = task.budget if steps is None else task.budget.with_steps(steps)
+    bar = ProgressBar(budget.steps, progress, f"{task.name} x{seeds}") if progress is not None else None
+    ticks: dict[str, tuple[int, float]] = {}  # "first" and "last": (steps done, time)
+
+    def on_step(done: int, total: int) -> None:
+        ticks.setdefault("first", (done, time.perf_counter()))
+        ticks["last"] = (done, time.perf_counter())
+        if bar is not None:
+            bar.update(done, total)
+
+    members = [Member(expr, seed) for seed in range(seeds)]
+    began = time.perf_counter()
+    run = train_population(task, members, budget=budget, device=dev, on_step=on_step)
+    wall = time.perf_counter() - began
+    (first, t0), (done, t1) = ticks.get("first", (0, 0.0)), ticks.get("last", (0, 0.0))
+    if bar is not None:
+        bar.close(done)
+    # the training loop's own rate, without loading data and building the network
+    rate = (done - first) / (t1 - t0) if t1 > t0 else 0.0
+    fitness = Fitness.of(run.results)
+    return {
+        "expression": str(expr),
+        "task": task.name,
+        "objective": task.describe()["objective"],
+        "device": str(dev),
+        "seeds": seeds,
+        "steps": budget.steps,
+        "fitness": fitness.to_json(),
+        "runs": [r.to_json() for r in run.results],
+        "steps_done": done,
+        "wall_time": wall,  # the whole evaluation: data, network, training, validation
+        "steps_per_second": rate,  # population steps: each one trains every seed
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    fit = report["fitness"]
+    if fit["mean"] is not None:
+        value = f"{fit['mean']:.4f} ± {fit['std']:.4f}  ({report['objective']})"
+    else:
+        value = "-"
+    per_seed = ", ".join("-" if v is None else f"{v:.4f}" for v in fit["per_seed"])
+    rows = [
+        ("expression", report["expression"]),
+        ("task", f"{report['task']} on {report['device']}, {report['steps']} steps"),
+        ("fitness", value),
+        ("per seed", per_seed),
+        ("status", fit["status"] + (f" ({fit['reason']})" if fit["reason"] else "")),
+        ("wall time", f"{report['wall_time']:.2f} s, {report['steps_per_second']:.0f} steps/s "
+                      f"({report['seeds']} seeds per step)"),
+    ]
+    for run in report["runs"]:
+        if run["detail"]:
+            rows.append((f"seed {run['seed']}", f"{run['status']}: {run['reason']}: {run['detail']}"))
+    width = max(len(k) for k, _ in rows)
+    for key, text in rows:
+        print(f"{key:<{width}}  {text}")
