@@ -29,6 +29,8 @@ class PopulationParams:
                         self.member[i].append((f"{site_name}.members.{i}.{pname}", p))
                         owned.add(id(p))
         self.stacked = [(n, p) for n, p in model.named_parameters() if id(p) not in owned]
+        # batch-norm running statistics: per channel, so member k owns block k too
+        self.buffers = [(n, b) for n, b in model.named_buffers() if b.dim() > 0]
 
     def grad_norms(self) -> torch.Tensor:
         """Per-member global gradient norm ``[K]`` (0 where a member has no gradient)."""
@@ -67,7 +69,8 @@ class PopulationParams:
             key = _member_key(name)
             weights[key] = p.detach().clone().cpu()
             moments[key] = _slice_state(optimizer.state.get(p, {}), lambda t: t)
-        return {"weights": weights, "moments": moments}
+        buffers = {name: b.reshape(self.k, -1)[i].clone().cpu() for name, b in self.buffers}
+        return {"weights": weights, "moments": moments, "buffers": buffers}
 
     def load(self, optimizer: torch.optim.Optimizer, states: Sequence[dict[str, Any]]) -> None:
         """Loads member states (from :meth:`extract`) into members ``0 … len(states)-1``."""
@@ -80,6 +83,8 @@ class PopulationParams:
                     key = _member_key(name)
                     p.copy_(state["weights"][key])
                     _load_state(optimizer, p, state["moments"][key], lambda t: t)
+                for name, b in self.buffers:
+                    b.reshape(self.k, -1)[i].copy_(state["buffers"][name])
 
 
 def _member_key(name: str) -> str:

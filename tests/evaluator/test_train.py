@@ -161,3 +161,17 @@ def test_runs_on_cpu_tensors_only_when_asked(task) -> None:  # type: ignore[no-u
         pytest.skip("no GPU on this machine")
     result = train_population(task, members("x*sigmoid(x)"), steps=20, device="cuda", bf16=True).results[0]
     assert result.status == OK
+
+
+def test_rejected_members_leave_the_population_and_survivors_are_unchanged(task) -> None:  # type: ignore[no-untyped-def]
+    # x^8 diverges at step 1 and a frozen-looking member is dropped at the loss check: the
+    # population shrinks twice, and each survivor still equals its run alone.
+    policy = dataclasses.replace(OFF, loss_window=30, min_loss_drop=0.5)
+    population = members("x^8", "relu(x)", "sin(x)", "x*sigmoid(x)")
+    together = train_population(task, population, steps=60, policy=policy).results
+    assert together[0].reason in ("nonfinite_loss", "nonfinite_gradient")
+    for member, batched in zip(population[1:], together[1:], strict=True):
+        alone = train_population(task, [member], steps=60, policy=policy).results[0]
+        assert (batched.status, batched.reason, batched.steps) == (alone.status, alone.reason, alone.steps)
+        if batched.status == OK:
+            assert batched.metrics["val_loss"] == pytest.approx(alone.metrics["val_loss"], rel=1e-5)

@@ -1,0 +1,106 @@
+"""Is the fitness signal honest? Rank correlations on ``mnist1d-mlp`` (or ``--task``).
+
+Over known functions and random samples of the Swish paper's one-unit space (at least 30 in
+all), trains every function with two independent seeds at the task's default budget, and once
+at ``--multiplier`` (default 4) times that budget, then prints Spearman's rank correlation
+between the two seeds (accuracy and validation loss) and between the default and the larger
+budget. Rejection is off so that every function gets a fitness; functions that diverge are
+left out of the correlations and counted.
+
+    python bench/fitness_fidelity.py [--task mnist1d-mlp] [--random 18] [--multiplier 4]
+
+Last line: ``{"functions": n, "seed_spearman": r, "seed_spearman_loss": r,
+"budget_spearman": r, ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from evaluator import Member, RejectionPolicy, get_task, train_population
+from evaluator._probe import probe
+from space import Expr, Space, fingerprint, parse
+
+KNOWN = (
+    "relu(x)", "x*sigmoid(x)", "gelu(x)", "tanh(x)", "sigmoid(x)", "softplus(x)", "elu(x)",
+    "selu(x)", "x*tanh(softplus(x))", "x^2", "sin(x)", "x + sin(x)^2", "min(x, sin(x))",
+    "x*tanh(x)", "x", "abs(x)", "max(x, sigmoid(x))", "cos(x) - x", "atan(x)^2 - x",
+    "x*erf(x)",
+)
+
+
+def functions(n_random: int, seed: int) -> list[Expr]:
+    chosen = [parse(t) for t in KNOWN]
+    seen = {fingerprint(e) for e in chosen}
+    space = Space()
+    rng = random.Random(seed)
+    while len(chosen) < len(KNOWN) + n_random:
+        expr = space.to_expr(space.sample(rng))
+        if fingerprint(expr) in seen or probe(expr) is not None:
+            continue  # constant, affine or non-finite: not informative for a rank correlation
+        seen.add(fingerprint(expr))
+        chosen.append(expr)
+    return chosen
+
+
+def fitness_table(task_name: str, exprs: list[Expr], seed: int, steps: int) -> tuple[list, list, float]:
+    task = get_task(task_name)
+    members = [Member(e, seed) for e in exprs]
+    began = time.perf_counter()
+    run = train_population(task, members, steps=steps, policy=RejectionPolicy.off())
+    elapsed = time.perf_counter() - began
+    fitness = [r.fitness if r.status == "ok" else None for r in run.results]
+    loss = [r.metrics.get("val_loss") if r.status == "ok" else None for r in run.results]
+    return fitness, loss, elapsed / len(exprs)
+
+
+def spearman(a: list, b: list, *, negate: bool = False) -> tuple[float, int]:
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None
+             and np.isfinite(x) and np.isfinite(y)]
+    xs, ys = zip(*pairs, strict=True)
+    rho = spearmanr(xs, ys).statistic
+    return float(rho), len(pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="mnist1d-mlp")
+    parser.add_argument("--random", type=int, default=18)
+    parser.add_argument("--multiplier", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=None, help="override the default budget's steps")
+    args = parser.parse_args()
+
+    task = get_task(args.task)
+    steps = args.steps or task.budget.steps
+    exprs = functions(args.random, seed=2017)
+    seed_a, loss_a, sec_a = fitness_table(args.task, exprs, 0, steps)
+    seed_b, loss_b, _ = fitness_table(args.task, exprs, 1, steps)
+    long_run, _, sec_long = fitness_table(args.task, exprs, 0, steps * args.multiplier)
+
+    rho_seed, n_seed = spearman(seed_a, seed_b)
+    rho_loss, _ = spearman(loss_a, loss_b)
+    rho_budget, n_budget = spearman(seed_a, long_run)
+    print(f"{'function':<28} {'seed 0':>8} {'seed 1':>8} {f'{args.multiplier}x':>8}")
+    order = sorted(range(len(exprs)), key=lambda i: -(seed_a[i] or -1))
+    for i in order:
+        cells = [f"{v:8.4f}" if v is not None else "    div." for v in (seed_a[i], seed_b[i], long_run[i])]
+        print(f"{str(exprs[i])[:28]:<28} {' '.join(cells)}")
+    print(json.dumps({
+        "task": args.task, "functions": len(exprs), "known": len(KNOWN), "random": args.random,
+        "steps": steps, "multiplier": args.multiplier,
+        "seed_spearman": round(rho_seed, 4), "seed_spearman_loss": round(rho_loss, 4),
+        "budget_spearman": round(rho_budget, 4),
+        "compared_seed": n_seed, "compared_budget": n_budget,
+        "seconds_per_candidate_batched": round(sec_a, 3),
+        "seconds_per_candidate_batched_long": round(sec_long, 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()
