@@ -35,9 +35,11 @@ class ProgressBar:
         self.total, self.stream, self.label = total, stream, label
         self.tty = stream.isatty()
         self.began = self.drawn = time.perf_counter()
+        self.first: tuple[int, float] | None = None  # the rate counts from the first step, not the set-up
 
     def update(self, done: int, total: int) -> None:
         now = time.perf_counter()
+        self.first = self.first or (done, now)
         if self.tty and (now - self.drawn >= 0.1 or done == total):
             self.drawn = now
             self._draw(done, total, end="\r")
@@ -48,8 +50,9 @@ class ProgressBar:
     def _draw(self, done: int, total: int, end: str) -> None:
         width = 30
         filled = width * done // max(1, total)
-        elapsed = time.perf_counter() - self.began
-        rate = done / elapsed if elapsed > 0 else 0.0
+        now = time.perf_counter()
+        elapsed = now - self.began
+        rate = (done - self.first[0]) / (now - self.first[1]) if self.first and now > self.first[1] else 0.0
         self.stream.write(f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps "
                           f"{elapsed:.1f} s {rate:.0f} steps/s{end}")
         self.stream.flush()

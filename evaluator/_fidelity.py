@@ -129,7 +129,7 @@ def successive_halving(
         >>> out.best().expression, out.saving  # doctest: +SKIP
     """
     budget = budget or task.budget
-    rungs = _check_rungs(rungs or geometric_rungs(budget.steps, eta), eta)
+    rungs = _check_rungs(geometric_rungs(budget.steps, eta) if rungs is None else rungs, eta)
     horizon = rungs[-1]
     groups: dict[str, list[int]] = {}
     for i, m in enumerate(members):

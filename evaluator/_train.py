@@ -166,7 +166,9 @@ def train_population(
         result = results[i]
         result.steps = outcome.steps_done[slot] - start
         result.wall_time = wall / len(active)
-        result.steps_per_second = (outcome.last_step - start) / wall if wall > 0 else 0.0
+        # the training loop's own rate: data loading and building the network are not steps
+        loop = outcome.loop_seconds
+        result.steps_per_second = (outcome.last_step - start) / loop if loop > 0 else 0.0
         result.metrics["train_loss"] = outcome.train_loss[slot]
         verdict = outcome.verdicts[slot]
         if verdict is not None:
@@ -190,6 +192,7 @@ class _Outcome:
     metrics: list[dict[str, float]]
     loss_history: list[list[float]]
     last_step: int
+    loop_seconds: float
 
 
 class _Trainer:
@@ -294,7 +297,8 @@ class _Trainer:
                 metrics[self.slots[j]] = row
         tail = max(1, stop // 20)  # over the whole run: a resumed member reports what a straight run would
         train_loss = [float(np.mean(h[-tail:])) if h else math.nan for h in self.history]
-        return _Outcome(verdicts, steps_done, train_loss, metrics, self.history, step + 1)
+        return _Outcome(verdicts, steps_done, train_loss, metrics, self.history, step + 1,
+                        time.perf_counter() - began)
 
     def _check_loss_falling(self, policy: RejectionPolicy, verdicts: list[tuple[str, str] | None],
                             steps_done: list[int], step: int) -> None:

@@ -1,0 +1,72 @@
+"""``actsearch evaluate``, run as a user runs it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from api.cli import main
+
+ACTSEARCH = shutil.which("actsearch") or str(Path(sys.executable).parent / "actsearch")
+# One intra-op thread: on a shared 2-core machine torch's spinning threads slow tiny nets ~20x.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ACTSEARCH, *args], capture_output=True, text=True, timeout=180, check=False, env=ENV)
+
+
+def test_evaluate_json_is_one_object_with_per_seed_fitness() -> None:
+    result = run("evaluate", "x*sigmoid(x)", "--task", "mnist1d-mlp", "--seeds", "2", "--steps", "50", "--json")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert report["expression"] == "x * sigmoid(x)" and report["task"] == "mnist1d-mlp"
+    assert report["seeds"] == 2 and report["steps"] == report["steps_done"] == 50
+    fitness = report["fitness"]
+    assert fitness["status"] == "ok" and fitness["reason"] is None
+    assert math.isfinite(fitness["mean"]) and 0.0 < fitness["mean"] <= 1.0 and fitness["std"] >= 0.0
+    assert len(fitness["per_seed"]) == 2 and fitness["per_seed"] != [fitness["per_seed"][0]] * 2
+    assert [r["seed"] for r in report["runs"]] == [0, 1]
+    assert report["wall_time"] > 0 and report["steps_per_second"] > 0
+    assert "50/50 steps" in result.stderr  # the progress bar's final line
+
+
+def test_unknown_task_is_a_message_with_exit_2() -> None:
+    result = run("evaluate", "x*sigmoid(x)", "--task", "no-such-task")
+    assert result.returncode == 2
+    assert "unknown task 'no-such-task'; known: " in result.stderr and "mnist1d-mlp" in result.stderr
+    assert result.stdout == ""
+
+
+# In-process from here: the same main(), without paying a torch import per case.
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("x +* 2", "--task", "mnist1d-mlp"), "column 4"),
+        (("x", "--task", "mnist1d-mlp", "--seeds", "0"), "--seeds must be at least 1"),
+        (("x", "--task", "mnist1d-mlp", "--steps", "-5"), "--steps must be at least 1"),
+        (("x", "--task", "mnist1d-mlp", "--device", "nonsense"), "device 'nonsense' is not usable"),
+    ],
+)
+def test_bad_input_is_a_message_with_exit_2(args: tuple[str, ...], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", *args]) == 2
+    out, err = capsys.readouterr()
+    assert message in err and out == ""
+
+
+def test_evaluate_prints_a_readable_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "x", "--task", "mnist1d-mlp", "--steps", "30"]) == 0  # affine: rejected untrained
+    out, _ = capsys.readouterr()
+    assert "rejected (affine)" in out and "per seed" in out and "wall time" in out
