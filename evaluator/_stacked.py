@@ -5,7 +5,11 @@ one batched kernel (``bmm``/``einsum``; grouped convolution for conv layers). Ac
 the one place where members differ: :class:`StackedActivation` applies member k's compiled
 function to member k's slice. Member k's parameters are initialised from member k's own
 generator, so a member of a population equals the same network trained alone (within float
-tolerance: the batched kernels may sum in another order).
+tolerance: the batched kernels may sum in another order; deep batch-norm networks in fp32 only
+approximately, since rounding differences grow through many normalisations). Over thousands of
+steps such differences can grow into fitness differences that are small against the seed-to-seed
+spread but not zero: fitness is reproducible for a given population, not bit-identical across
+population sizes.
 
 Layouts: dense tensors are ``[K, B, …, features]``; convolutional tensors are
 ``[B, K*C, H, W]`` (members side by side in the channel dimension, as grouped convolution
@@ -29,7 +33,16 @@ def _uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) ->
         tensor.uniform_(-bound, bound, generator=generator)
 
 
-class StackedLinear(nn.Module):
+class Stacked(nn.Module):
+    """A layer holding K members' parameters; :func:`reset_stacked` initialises member k from
+    generator k. Any new stacked layer subclasses this, so no member is ever initialised from
+    the global random state (which would tie it to the population it was trained in)."""
+
+    def reset_parameters(self, generators: Sequence[torch.Generator]) -> None:
+        raise NotImplementedError
+
+
+class StackedLinear(Stacked):
     """K linear layers; input ``[K, …, in]``, output ``[K, …, out]`` (PyTorch's default init)."""
 
     def __init__(self, k: int, in_features: int, out_features: int, bias: bool = True) -> None:
@@ -56,7 +69,7 @@ class StackedLinear(nn.Module):
         return out.reshape(*x.shape[:-1], self.weight.shape[-1])
 
 
-class StackedConv2d(nn.Module):
+class StackedConv2d(Stacked):
     """K conv layers as one grouped convolution on ``[B, K*C, H, W]``."""
 
     def __init__(self, k: int, in_channels: int, out_channels: int, kernel_size: int,
@@ -80,7 +93,7 @@ class StackedConv2d(nn.Module):
         return self.conv(x)
 
 
-class StackedLayerNorm(nn.Module):
+class StackedLayerNorm(Stacked):
     """K layer norms over the last dimension of ``[K, …, d]``."""
 
     def __init__(self, k: int, d: int, eps: float = 1e-5) -> None:
@@ -182,8 +195,10 @@ class _ParallelMembers(torch.autograd.Function):
 def reset_stacked(model: nn.Module, generators: Sequence[torch.Generator]) -> None:
     """Initialises every stacked layer of ``model``, member k from ``generators[k]``."""
     for module in model.modules():
-        if isinstance(module, StackedLinear | StackedConv2d | StackedLayerNorm):
+        if isinstance(module, Stacked):
             module.reset_parameters(generators)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_parameters()  # weight 1, bias 0, fresh running statistics
 
 
 def member_slices(param: torch.Tensor, k: int) -> torch.Tensor:

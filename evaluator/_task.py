@@ -5,6 +5,10 @@ using activation factory k at every activation site. Inputs and outputs carry K 
 ``model(x[K, B, …]) -> [K, B, …]``. K = 1 is the ordinary single network, trained by the very
 same code.
 
+Every parameter and buffer of a population network must be laid out per member: stacked layers
+carry K (or K·C) first, so member k owns block k of ``tensor.reshape(K, -1)``; that is how
+checkpoints cut one member out of a population. Keep shared constants out of buffers.
+
 To add a task, subclass :class:`Task`, implement ``load``/``build`` (and ``loss``/``metrics`` if
 it is not classification) and :func:`register` it.
 """
@@ -62,7 +66,7 @@ class Task:
         raise NotImplementedError
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per-member mean loss ``[K]`` of ``output[K, B, C]`` against ``target[K, B]``."""
+        """Per-member mean loss ``[K]`` of ``output[K, B, …, C]`` against ``target[K, B, …]``."""
         k = output.shape[0]
         flat = nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]).float(),
                                            target.reshape(-1), reduction="none")
@@ -75,7 +79,8 @@ class Task:
         losses = nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]).float(),
                                              target.reshape(-1), reduction="none")
         correct = (output.argmax(dim=-1) == target).float()
-        return {"val_loss": losses.reshape(k, -1).sum(dim=1), "val_accuracy": correct.sum(dim=1)}
+        # reshape: sequence outputs [K, B, T, C] score every position
+        return {"val_loss": losses.reshape(k, -1).sum(dim=1), "val_accuracy": correct.reshape(k, -1).sum(dim=1)}
 
     def units(self, target: torch.Tensor) -> int:
         """How many scored units (samples, tokens) one member's chunk ``target[K, …]`` holds."""

@@ -139,6 +139,9 @@ class _BasicBlock(nn.Module):
 class StackedResNet20(nn.Module):
     """ResNet-20 for K members; input ``[K, B, 3, 32, 32]`` (uint8 or float pixels in 0…255)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, factories: Sequence[ActivationFactory], num_classes: int = 10,
                  widths: tuple[int, int, int] = (16, 32, 64), blocks: int = 3) -> None:
         super().__init__()
