@@ -32,11 +32,17 @@ def is_atomic(src: str) -> bool:
     return False
 
 
+def template_pieces(template: str, n_operands: int, fields: dict[str, str]) -> list[str]:
+    """``template`` filled with ``fields`` and split at its operand slots: even items are
+    template text, odd items the index of the operand that goes there (as text)."""
+    marked = template.format(*(f"\x00{i}\x00" for i in range(n_operands)), **fields)
+    return marked.split("\x00")
+
+
 def _fill(template: str, operands: list[str], fields: dict[str, str]) -> str:
     """Formats ``template``, parenthesizing an operand unless it is atomic or it stands alone
     as a call argument (between ``(``/``,`` and ``,``/``)``)."""
-    marked = template.format(*(f"\x00{i}\x00" for i in range(len(operands))), **fields)
-    pieces = marked.split("\x00")
+    pieces = template_pieces(template, len(operands), fields)
     out = []
     for k, piece in enumerate(pieces):
         if k % 2 == 0:

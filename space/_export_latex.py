@@ -18,6 +18,7 @@ import re
 
 import sympy
 
+from space._codegen import template_pieces
 from space._expr import Expr
 from space._operators import OPERATORS
 from space._printer import number_text
@@ -83,9 +84,8 @@ def _latex(expr: Expr) -> tuple[str, int]:
     # Templates write the operator's parameter as \beta; show its real name (beta1 -> \beta_{1}).
     template = OPERATORS[expr.op].latex.replace("\\beta", "{beta}")
     fields = {"beta": _param(expr.param or "beta"), "n": str(int(expr.value or 0))}
-    marked = template.format(*(f"\x00{i}\x00" for i in range(len(operands))), **fields)
-    strength = _strength(_top_level(marked))
-    pieces = marked.split("\x00")
+    pieces = template_pieces(template, len(operands), fields)
+    strength = _strength(_top_level("".join(pieces[::2])))
     out = []
     for k, piece in enumerate(pieces):
         if k % 2 == 0:
