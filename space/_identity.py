@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -99,10 +100,30 @@ def fingerprint_values(expr: Expr) -> np.ndarray:
     return values
 
 
+def _bounded(fn: Any, odd: bool) -> Any:
+    """``fn`` (exp, sinh, cosh), but ±inf beyond an argument of 1e5: exp(exp(exp(1e4))) would
+    otherwise make mpmath compute with numbers of 10^4000 digits and never return."""
+
+    def call(x: Any) -> Any:
+        value = mpmath.mpmathify(x)
+        if mpmath.im(value) == 0 and abs(value) > 1e5:
+            return mpmath.inf if value > 0 or not odd else -mpmath.inf
+        return fn(value)
+
+    return call
+
+
+_BOUNDED_MPMATH = {
+    "exp": _bounded(mpmath.exp, odd=False),
+    "sinh": _bounded(mpmath.sinh, odd=True),
+    "cosh": _bounded(mpmath.cosh, odd=False),
+}
+
+
 def _evaluate_mpmath(expr: Expr, xs: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
     form = to_sympy(expr).subs({sympy.Symbol(k, real=True): sympy.Float(v, 30) for k, v in params.items()})
     # lambdify prints *our own* sympy expression (built from the validated tree), not user text
-    fn = sympy.lambdify(X_SYMBOL, form, modules="mpmath")
+    fn = sympy.lambdify(X_SYMBOL, form, modules=[_BOUNDED_MPMATH, "mpmath"])
     out = np.empty(len(xs))
     with mpmath.workdps(30):
         for i, x in enumerate(xs.tolist()):
