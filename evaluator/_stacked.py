@@ -18,11 +18,8 @@ wants them).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import torch
 from torch import nn
@@ -117,79 +114,22 @@ class StackedActivation(nn.Module):
     """Member k's activation on member k's slice of ``split_dim``.
 
     ``activations[k]`` is a compiled candidate module whose per-channel parameters lie along
-    its ``channel_dim`` within the slice. With ``threads > 1`` the members' forward and
-    backward passes run on a thread pool (see :class:`_ParallelMembers`).
+    its ``channel_dim`` within the slice. (Running members on a thread pool was tried and
+    measured slower: every Python thread that enters an ATen parallel region brings its own
+    OpenMP team, and the idle teams' spinning slowed even later single-member runs.)
     """
 
-    def __init__(self, activations: Sequence[nn.Module], split_dim: int, threads: int | None = None) -> None:
+    def __init__(self, activations: Sequence[nn.Module], split_dim: int) -> None:
         super().__init__()
         self.members = nn.ModuleList(activations)
         self.split_dim = split_dim
-        self.threads = threads
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(self.members) == 1:
             out: torch.Tensor = self.members[0](x)
             return out
-        threads = self.threads if self.threads is not None else _default_threads(x)
-        if threads > 1 and torch.is_grad_enabled():
-            params = [list(m.parameters()) for m in self.members]
-            flat = [p for ps in params for p in ps]
-            out = _ParallelMembers.apply(x, self, params, _pool(threads), *flat)
-            return out
         chunks = x.chunk(len(self.members), dim=self.split_dim)
         return torch.cat([act(c) for act, c in zip(self.members, chunks, strict=True)], dim=self.split_dim)
-
-
-def _default_threads(x: torch.Tensor) -> int:
-    # Each member's slice is usually below PyTorch's intra-op grain (32,768 elements), so its
-    # element-wise kernels run on one core; spreading members over the cores uses them all.
-    if x.device.type != "cpu":
-        return 1
-    return max(1, torch.get_num_threads())
-
-
-@functools.cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="actsearch-act")
-
-
-class _ParallelMembers(torch.autograd.Function):
-    """Forward and backward of K member activations on a thread pool.
-
-    PyTorch kernels release the GIL, so members run concurrently. Each member's sub-graph is
-    recorded in the forward (on a detached input) and differentiated with
-    ``torch.autograd.grad`` in the backward, so gradients equal the sequential version.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, site: StackedActivation, params: list[list[nn.Parameter]],
-                pool: ThreadPoolExecutor, *flat: nn.Parameter) -> torch.Tensor:
-        chunks = x.detach().chunk(len(site.members), dim=site.split_dim)
-
-        def run(k: int) -> tuple[torch.Tensor, torch.Tensor]:
-            with torch.enable_grad():
-                inp = chunks[k].requires_grad_(True)
-                return inp, site.members[k](inp)
-
-        pairs = list(pool.map(run, range(len(chunks))))
-        ctx.pairs, ctx.params, ctx.pool, ctx.split_dim = pairs, params, pool, site.split_dim
-        return torch.cat([out.detach() for _, out in pairs], dim=site.split_dim)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        grads = grad.chunk(len(ctx.pairs), dim=ctx.split_dim)
-
-        def run(k: int) -> tuple[torch.Tensor, ...]:
-            inp, out = ctx.pairs[k]
-            return torch.autograd.grad(out, [inp, *ctx.params[k]], grads[k], allow_unused=True)
-
-        results = list(ctx.pool.map(run, range(len(ctx.pairs))))
-        grad_x = torch.cat([r[0] if r[0] is not None else torch.zeros_like(ctx.pairs[i][0])
-                            for i, r in enumerate(results)], dim=ctx.split_dim)
-        flat = [g for r in results for g in r[1:]]
-        ctx.pairs = None  # free the members' graphs
-        return (grad_x, None, None, None, *flat)
 
 
 def reset_stacked(model: nn.Module, generators: Sequence[torch.Generator]) -> None:

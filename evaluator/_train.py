@@ -12,8 +12,6 @@ them on the same schedule (successive halving / ASHA, see ``evaluator._fidelity`
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -59,24 +57,6 @@ class PopulationRun:
     checkpoints: list[Checkpoint | None]
     wall_time: float
     trained_members: int
-
-
-@functools.cache
-def _keep_freed_memory() -> None:
-    """Stop glibc from handing every freed activation buffer back to the OS.
-
-    A population step allocates and frees the same multi-megabyte buffers every step; glibc's
-    defaults return them to the kernel (mmap/trim) and page-fault them back in on the next
-    step, which cost about a third of a K=32 mnist1d-mlp step. Raising the mmap and trim
-    thresholds keeps them in the heap. No-op where glibc is absent.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 1 << 30)
-    libc.mallopt(m_trim_threshold, 1 << 31)
 
 
 def task_data(task: Task, device: torch.device) -> TaskData:
@@ -202,7 +182,6 @@ class _Trainer:
 
     def __init__(self, task: Task, members: Sequence[Member], budget: Budget, device: torch.device, bf16: bool) -> None:
         self.task, self.budget, self.device, self.bf16 = task, budget, device, bf16
-        _keep_freed_memory()
         self.data = task_data(task, device)
         torch.manual_seed(members[0].seed)  # anything else the task draws (dropout) is seeded too
         self._build(members)
