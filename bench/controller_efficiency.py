@@ -1,0 +1,104 @@
+"""Sample efficiency of every controller on the tabular benchmark (lookups, no training).
+
+Reads the table written by ``bench/build_table.py`` and runs each controller for ``--seeds``
+seeds: every proposal's fitness is looked up by fingerprint (a missing or rejected function
+counts as an evaluation with no fitness). Reports per controller the evaluations until one of
+the table's 5 best functions is evaluated (median and interquartile range over seeds) and the
+median best fitness after 50, 100 and 200 evaluations. Last line, one object per controller:
+``{"random": {"evals_to_top5_median": m, "evals_to_top5_iqr": [q1, q3], "best_at_50": f, …}, …}``.
+
+    python bench/controller_efficiency.py [--table bench/data/mnist1d_one_unit.json.gz] [--seeds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import search.controllers  # noqa: F401  (registers every built-in controller)
+from search import CONTROLLERS, Result, make_controller
+from space import Space, fingerprint
+
+CHECKPOINTS = (50, 100, 200)
+
+
+def load(path: Path) -> tuple[Space, dict[str, float | None]]:
+    with gzip.open(path, "rt") as f:
+        data = json.load(f)
+    return Space.from_json(data["space"]), {row["fingerprint"]: row["fitness"] for row in data["rows"]}
+
+
+def one_run(kind: str, space: Space, table: dict[str, float | None], top5: set[str], seed: int,
+            max_evals: int) -> tuple[int | None, list[float]]:
+    """Evaluations until a top-5 function (None: never within ``max_evals``) and best-so-far."""
+    controller = make_controller(kind, space, seed=seed)
+    best, hit = -np.inf, None
+    trace: list[float] = []
+    while len(trace) < max_evals:
+        proposals = controller.ask(1)
+        if not proposals:
+            break  # the controller has exhausted the space
+        expr = proposals[0]
+        key = fingerprint(expr)
+        fitness = table.get(key)
+        controller.tell([Result(expr, fitness)])
+        if fitness is not None:
+            best = max(best, fitness)
+        trace.append(best)
+        if hit is None and key in top5:
+            hit = len(trace)
+            if len(trace) >= max(CHECKPOINTS):
+                break
+    return hit, trace
+
+
+def summarize(hits: Sequence[int | None], traces: Sequence[list[float]], max_evals: int) -> dict[str, Any]:
+    counts = [h if h is not None else max_evals for h in hits]
+    q1, _, q3 = statistics.quantiles(counts, n=4) if len(counts) > 1 else (counts[0],) * 3
+    out: dict[str, Any] = {
+        "evals_to_top5_median": statistics.median(counts),
+        "evals_to_top5_iqr": [q1, q3],
+        "missed": sum(h is None for h in hits),
+    }
+    for n in CHECKPOINTS:
+        values = [t[min(n, len(t)) - 1] for t in traces if t]
+        out[f"best_at_{n}"] = round(float(statistics.median(values)), 4) if values else None
+    return out
+
+
+def efficiency(space: Space, table: dict[str, float | None], kinds: Sequence[str], seeds: int,
+               max_evals: int | None = None) -> dict[str, dict[str, Any]]:
+    scored = sorted(((f, k) for k, f in table.items() if f is not None), reverse=True)
+    top5 = {k for _, k in scored[:5]}
+    limit = max_evals or len(table)
+    report = {}
+    for kind in kinds:
+        runs = [one_run(kind, space, table, top5, seed, limit) for seed in range(seeds)]
+        report[kind] = summarize([h for h, _ in runs], [t for _, t in runs], limit)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", type=Path, default=Path(__file__).parent / "data" / "mnist1d_one_unit.json.gz")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--controllers", default=",".join(sorted(CONTROLLERS)))
+    args = parser.parse_args()
+
+    space, table = load(args.table)
+    kinds = args.controllers.split(",")
+    report = efficiency(space, table, kinds, args.seeds)
+    for kind, row in report.items():
+        print(f"{kind:<12} top-5 after {row['evals_to_top5_median']:>7} evaluations (IQR {row['evals_to_top5_iqr']})")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

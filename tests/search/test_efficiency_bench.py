@@ -1,0 +1,44 @@
+"""The controller-efficiency benchmark runs on a table and measures what it claims."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from space import Space, evaluate, fingerprint, parse
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "controller_efficiency.py"
+SPACE = Space(unary=("x", "neg", "abs", "square", "sin", "tanh", "sigmoid", "relu"), binary=("add", "mul", "max"))
+
+
+def synthetic_table(path: Path) -> dict[str, float]:
+    grid = np.linspace(-5, 5, 101)
+    target = evaluate(parse("x*sigmoid(x)"), grid)
+    rows = []
+    for candidate, expr in SPACE.unique():
+        values = evaluate(expr, grid, {"beta": 1.0})
+        fitness = float(np.corrcoef(values, target)[0, 1]) if np.isfinite(values).all() and values.std() > 0 else None
+        rows.append({"candidate": SPACE.candidate_to_json(candidate), "fingerprint": fingerprint(expr), "fitness": fitness})
+    with gzip.open(path, "wt") as f:
+        json.dump({"space": SPACE.to_json(), "rows": rows}, f)
+    return {r["fingerprint"]: r["fitness"] for r in rows if r["fitness"] is not None}
+
+
+def test_every_controller_is_measured_and_exhaustive_is_exact(tmp_path: Path) -> None:
+    table = synthetic_table(tmp_path / "t.json.gz")
+    out = subprocess.run([sys.executable, str(BENCH), "--table", str(tmp_path / "t.json.gz"), "--seeds", "3"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"random", "exhaustive", "evolution", "rl", "tpe", "surrogate"} <= set(report)
+    for row in report.values():
+        assert 1 <= row["evals_to_top5_median"] <= len(table) + 10
+        q1, q3 = row["evals_to_top5_iqr"]
+        assert q1 <= row["evals_to_top5_median"] <= q3
+        assert row["best_at_50"] <= row["best_at_100"] <= row["best_at_200"] <= max(table.values()) + 1e-9
+    # exhaustive is deterministic: the same count for every seed
+    assert report["exhaustive"]["evals_to_top5_iqr"][0] == report["exhaustive"]["evals_to_top5_iqr"][1]
