@@ -46,6 +46,7 @@ def _affine(expr: Expr) -> tuple[str, str] | None:
     scale = 1.0 + np.max(np.abs(values))
     if residual > 1e-7 * scale:
         return None
+    intercept = 0.0 if abs(intercept) <= 1e-9 * scale else intercept  # least-squares noise
     if abs(slope) <= 1e-9 * scale:
         return "constant", f"f(x) = {intercept:.6g} on [-5, 5]"
-    return "affine", f"f(x) = {slope:.6g} x + {intercept:.6g} on [-5, 5]"
+    return "affine", f"f(x) = {slope:.6g} x {'-' if intercept < 0 else '+'} {abs(intercept):.6g} on [-5, 5]"
