@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,10 +30,13 @@ def cached_arrays(name: str, recipe: Mapping[str, object], make: Callable[[], di
         with np.load(path) as data:
             return {k: data[k] for k in data.files}
     arrays = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
+    except OSError as exc:  # a read-only home must not stop training, only slow the next start
+        logging.getLogger(__name__).warning("cannot cache %s in %s: %s", name, path.parent, exc)
     return arrays
 
 
