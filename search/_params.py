@@ -25,3 +25,10 @@ def check_float(controller: str, name: str, value: Any, low: float, high: float 
 def check_bool(controller: str, name: str, value: Any) -> None:
     if not isinstance(value, bool):
         raise ControllerError(f"{controller} parameter {name!r} must be true or false, got {value!r}")
+
+
+def require_core_space(controller: str, space: Any, why: str) -> None:
+    """Controllers whose encoding is the core-unit template refuse free-form tree spaces."""
+    if space.form != "core":
+        raise ControllerError(f"controller {controller!r} needs a core space (form='core'): {why}; "
+                              "use 'evolution', 'surrogate' or 'random' for tree spaces")

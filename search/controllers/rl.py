@@ -44,8 +44,8 @@ import random
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from search._base import Controller, ControllerError
-from search._params import check_float, check_int
+from search._base import Controller
+from search._params import check_float, check_int, require_core_space
 from search._registry import register
 from space import Candidate, Space, Unit, fingerprint
 
@@ -80,11 +80,7 @@ class RL(Controller):
         explore: float = 0.05,
     ) -> None:
         super().__init__(space, seed=seed)
-        if space.form != "core":
-            raise ControllerError(
-                "controller 'rl' needs a core space (form='core'): its policy emits core-unit tokens; "
-                "use 'evolution', 'surrogate' or 'random' for tree spaces"
-            )
+        require_core_space("rl", space, "its policy emits core-unit tokens")
         check_int("rl", "batch_size", batch_size, 1, 1024)
         check_int("rl", "hidden", hidden, 1, 1024)
         check_int("rl", "epochs", epochs, 1, 100)

@@ -36,6 +36,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from search._base import Controller, ControllerError
+from search._params import require_core_space
 from search._registry import register
 from space import Candidate, Space, Unit, fingerprint
 
@@ -64,11 +65,7 @@ class TPE(Controller):
         constant_liar: bool = True,
     ) -> None:
         super().__init__(space, seed=seed)
-        if space.form != "core":
-            raise ControllerError(
-                "controller 'tpe' needs a core space (form='core'): its fixed-slot encoding has no "
-                "fixed length for free-form trees; use 'evolution', 'surrogate' or 'random'"
-            )
+        require_core_space("tpe", space, "its fixed-slot encoding has no fixed length for free-form trees")
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
             raise ControllerError(f"tpe parameter 'n_startup_trials' must be an integer >= 1, got {n_startup_trials!r}")
         for pname, flag in (("multivariate", multivariate), ("constant_liar", constant_liar)):
