@@ -17,6 +17,14 @@ i.e. as soon as it is neither running nor waiting for promotion. A candidate tha
 later (when more results make it qualify) still trains on, but the controller keeps the value it
 was told; ``on_result`` sees every rung.
 
+Resuming (the runner after a crash): ``pending`` lists (expression, rung) evaluations that were
+proposed before the crash but never finished; they are launched first and do not count against
+``candidates``. ``on_propose(exprs)`` is called right after each ``ask`` and before any of them
+is launched, so the runner can store the proposals and the controller's state together.
+``stop()`` is polled (at least every ``poll`` seconds): when it returns True the loop returns at
+once (stop "stopped"), abandoning the evaluations in flight — e.g. when a user cancels the job;
+the caller cancels them on its executor.
+
 Budgets: ``candidates`` caps new candidates (promotions are part of evaluating them and do not
 count); ``seconds`` stops new work at the deadline, cancels evaluations that have not started,
 and lets running ones finish (so the overrun is at most one evaluation). Exceptions from
@@ -39,7 +47,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -108,8 +116,8 @@ class SearchBudget:
 
 @dataclass(frozen=True)
 class SearchSummary:
-    """How a search ended. ``stop``: "candidates", "seconds" or "exhausted" (the controller had
-    nothing new to propose). ``evaluations`` counts promotions too; ``cancelled`` counts
+    """How a search ended. ``stop``: "candidates", "seconds", "stopped" (``stop()`` said so) or
+    "exhausted" (the controller had nothing new to propose). ``evaluations`` counts promotions too; ``cancelled`` counts
     evaluations dropped unstarted at the deadline."""
 
     candidates: int
@@ -131,6 +139,10 @@ def run_search(
     on_result: OnResult | None = None,
     *,
     scheduler: Scheduler | None = None,
+    pending: Sequence[tuple[Expr, int]] = (),
+    on_propose: Callable[[list[Expr]], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    poll: float = 0.5,
 ) -> SearchSummary:
     """Runs ``controller`` on ``space`` until ``budget`` is spent or nothing is left to propose.
 
@@ -149,7 +161,7 @@ def run_search(
     exprs: dict[str, Expr] = {}  # fingerprint -> expression, for promotions
     held: dict[str, tuple[Expr, Any]] = {}  # promising results, told when the candidate stops
     proposed = submitted = cancelled = 0
-    stop: str | None = None
+    ended: str | None = None
 
     def launch(expr: Expr, rung: int) -> None:
         nonlocal submitted
@@ -161,14 +173,20 @@ def run_search(
         fitness = None if fitness is None or not math.isfinite(fitness) else float(fitness)
         controller.tell([Result(expr, fitness, getattr(evaluation, "cost", None))])
 
+    for expr, rung in pending:
+        exprs[fingerprint(expr)] = expr
+        launch(expr, rung)
     try:
         while True:
-            if stop is None and deadline is not None and time.monotonic() >= deadline:
-                stop = "seconds"
+            if ended is None and deadline is not None and time.monotonic() >= deadline:
+                ended = "seconds"
+            if ended is None and stop is not None and stop():
+                ended = "stopped"
+            if ended is not None:
                 for future in [f for f in running if f.cancel()]:
                     del running[future]
                     cancelled += 1
-            if stop is None:
+            if ended is None:
                 promotable = [(k, r) for k, r in fidelity.promotable() if k in exprs]
                 free = budget.in_flight - len(running)
                 for key, rung in promotable[:free]:
@@ -183,19 +201,24 @@ def run_search(
             for key in [k for k in held if k not in busy]:
                 tell(*held.pop(key))
             room = min(budget.in_flight - len(running), budget.candidates - proposed)
-            if stop is None and room > 0:
-                for expr in controller.ask(room):
+            if ended is None and room > 0:
+                proposals = controller.ask(room)
+                if proposals and on_propose is not None:
+                    on_propose(proposals)
+                for expr in proposals:
                     exprs[fingerprint(expr)] = expr
                     launch(expr, 0)
                     proposed += 1
-            if not running:
-                break
-            timeout = None if stop or deadline is None else max(0.0, deadline - time.monotonic())
+            if not running or ended == "stopped":
+                break  # a stop abandons running evaluations: the caller cancels them
+            timeout = None if ended or deadline is None else max(0.0, deadline - time.monotonic())
+            if stop is not None and ended is None:
+                timeout = poll if timeout is None else min(timeout, poll)
             done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             batch = [(*running.pop(f)[1:], f.result()) for f in sorted(done, key=lambda f: running[f][0])]
             for expr, rung, evaluation in batch:
                 fidelity.report(fingerprint(expr), rung, evaluation.fitness)
-            promising = {k for k, _ in fidelity.promotable()} if stop is None else set()
+            promising = {k for k, _ in fidelity.promotable()} if ended is None else set()
             for expr, rung, evaluation in batch:
                 held.pop(fingerprint(expr), None)  # superseded by this rung's result
                 if rung < top and fingerprint(expr) in promising:
@@ -207,6 +230,6 @@ def run_search(
     finally:
         for future in running:
             future.cancel()
-    if stop is None:
-        stop = "candidates" if proposed >= budget.candidates else "exhausted"
-    return SearchSummary(proposed, submitted, controller.best(), stop, time.monotonic() - began, cancelled)
+    if ended is None:
+        ended = "candidates" if proposed >= budget.candidates else "exhausted"
+    return SearchSummary(proposed, submitted, controller.best(), ended, time.monotonic() - began, cancelled)

@@ -17,7 +17,15 @@ from space._identity import (
     fingerprint_values,
     to_sympy,
 )
-from space._known import KNOWN, KnownFunction, KnownMatch, identify, identify_all, known_by_name
+from space._known import (
+    KNOWN,
+    KnownFunction,
+    KnownMatch,
+    identify,
+    identify_all,
+    identify_exact,
+    known_by_name,
+)
 from space._operators import (
     BINARY,
     OPERATORS,
@@ -45,6 +53,7 @@ __all__ = [
     "export",
     "identify",
     "identify_all",
+    "identify_exact",
     "jax_source",
     "known_by_name",
     "latex_canonical",

@@ -699,12 +699,19 @@ def _candidate_values(expr: Expr) -> np.ndarray | None:
     return values
 
 
+def identify_exact(expr: Expr) -> KnownMatch | None:
+    """The parameter-free known function ``expr`` equals, by fingerprint only: a dictionary
+    lookup, cheap enough for every candidate (:func:`identify` also fits parameters)."""
+    exact = _exact_table().get(fingerprint(expr))
+    return None if exact is None else KnownMatch(exact)
+
+
 @functools.lru_cache(maxsize=8192)
 def identify(expr: Expr) -> KnownMatch | None:
     """The known function ``expr`` equals: exactly, else with its parameters fitted; or None."""
-    exact = _exact_table().get(fingerprint(expr))
+    exact = identify_exact(expr)
     if exact is not None:
-        return KnownMatch(exact)
+        return exact
     target = _candidate_values(expr)
     if target is None:
         return None

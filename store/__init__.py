@@ -1,1 +1,74 @@
-"""SQLAlchemy models, persistence functions and migrations. Built by a later issue."""
+"""Persistence: SQLAlchemy models, keyword-only persistence functions, Alembic migrations.
+
+Plain persistence: callers pass already-computed strings and dicts; nothing here imports torch,
+ray or the other actsearch packages. Every function takes the session explicitly, and a
+``Database.session()`` block is one transaction.
+
+Example:
+    >>> import store
+    >>> db = store.connect("sqlite:///actsearch.db")              # doctest: +SKIP
+    >>> with db.session() as session:                             # doctest: +SKIP
+    ...     job = store.create_job(session=session, name="demo", owner="me", spec={"seed": 0})
+    ...     claimed = store.claim_job(session=session, runner="runner-1", lease_seconds=60)
+"""
+
+from store._candidates import add_candidate, count_candidates, find_candidate, get_candidate, leaderboard
+from store._db import DEFAULT_URL, Database, StoreError, connect, normalize_url
+from store._encode import LosslessJSON
+from store._evaluations import (
+    add_evaluation,
+    finish_evaluation,
+    list_evaluations,
+    pending_evaluations,
+    start_evaluation,
+)
+from store._events import append_event, events_after
+from store._jobs import count_active_jobs, create_job, get_job, list_jobs, request_cancel
+from store._leases import claim_job, finish_job, release_job, renew_lease, save_progress
+from store._migrate import migrate
+from store._models import (
+    FAILED,
+    FINISHED_RESULTS,
+    JOB_ACTIVE,
+    JOB_CANCELLED,
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_FINISHED,
+    JOB_QUEUED,
+    JOB_RUNNING,
+    JOB_STATUSES,
+    OK,
+    PENDING,
+    PHASE_CONFIRM,
+    PHASE_SEARCH,
+    PHASES,
+    REJECTED,
+    RESULT_STATUSES,
+    Base,
+    Candidate,
+    Evaluation,
+    Event,
+    Job,
+    Token,
+    utcnow,
+)
+from store._stats import service_stats
+from store._tokens import authenticate, create_token, get_token, list_tokens, revoke_token
+
+__all__ = ["DEFAULT_URL", "Database", "LosslessJSON", "StoreError", "connect", "migrate", "normalize_url"]
+__all__ += ["Base", "Candidate", "Evaluation", "Event", "Job", "Token", "utcnow"]
+__all__ += ["JOB_ACTIVE", "JOB_CANCELLED", "JOB_COMPLETED", "JOB_FAILED", "JOB_FINISHED", "JOB_QUEUED"]
+__all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEARCH"]
+__all__ += ["FAILED", "FINISHED_RESULTS", "OK", "PENDING", "REJECTED", "RESULT_STATUSES"]
+__all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_cancel"]
+__all__ += ["claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
+__all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard"]
+__all__ += [
+    "add_evaluation",
+    "finish_evaluation",
+    "list_evaluations",
+    "pending_evaluations",
+    "start_evaluation",
+]
+__all__ += ["append_event", "events_after", "service_stats"]
+__all__ += ["authenticate", "create_token", "get_token", "list_tokens", "revoke_token"]

@@ -213,3 +213,48 @@ def test_asha_at_the_deadline_tells_everything_it_holds() -> None:
     assert summary.stop == "seconds" and summary.cancelled in (2, 3) and summary.evaluations > summary.candidates
     never = {k for k, r in evaluate.calls if r == 0} - results
     assert ctrl.pending == len(never) <= 3
+
+
+def test_on_propose_sees_proposals_before_they_are_launched(pool):
+    evaluate = FakeEvaluator(pool)
+    controller = make_controller("random", SPACE, seed=3)
+    seen: list[str] = []
+
+    def on_propose(exprs: list[Expr]) -> None:
+        launched = {key for key, _ in evaluate.calls}
+        assert not launched & {fingerprint(e) for e in exprs}
+        assert controller.pending >= len(exprs)  # the state saved here already holds them
+        seen.extend(fingerprint(e) for e in exprs)
+
+    run_search(SPACE, controller, evaluate, SearchBudget(candidates=12, in_flight=3), on_propose=on_propose)
+    assert seen == [key for key, _ in evaluate.calls]
+
+
+def test_pending_evaluations_resume_first_and_cost_no_budget(pool):
+    first = make_controller("random", SPACE, seed=4)
+    proposed = first.ask(3)  # proposed before a crash, never evaluated
+    resumed = make_controller("random", SPACE, seed=4)
+    resumed.load_state_dict(first.state_dict())
+    evaluate = FakeEvaluator(pool)
+    summary = run_search(SPACE, resumed, evaluate, SearchBudget(candidates=5, in_flight=2),
+                         pending=[(e, 0) for e in proposed])
+    assert [k for k, _ in evaluate.calls[:3]] == [fingerprint(e) for e in proposed]
+    assert summary.candidates == 5 and len(evaluate.calls) == 8
+    assert resumed.pending == 0
+
+
+def test_stop_ends_the_loop_within_a_poll():
+    gate = threading.Event()
+    with ThreadPoolExecutor(2) as slow:
+        def evaluate(expr: Expr) -> Future[Outcome]:
+            return slow.submit(lambda: (gate.wait(5), Outcome(0.5, 0))[1])
+
+        flag = threading.Event()
+        threading.Timer(0.2, flag.set).start()
+        began = time.monotonic()
+        summary = run_search(SPACE, make_controller("random", SPACE), evaluate,
+                             SearchBudget(candidates=100, in_flight=4), stop=flag.is_set, poll=0.05)
+        gate.set()
+    assert summary.stop == "stopped"
+    assert time.monotonic() - began < 2.0
+    assert summary.candidates == 4

@@ -1,0 +1,179 @@
+"""Opening a store: SQLite (the embedded default) or PostgreSQL (the multi-worker store).
+
+Example:
+    >>> db = connect("sqlite:///actsearch.db")          # doctest: +SKIP
+    >>> with db.session() as session:                   # doctest: +SKIP
+    ...     job = create_job(session=session, name="demo", owner="me", spec={})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///actsearch.db"
+
+
+class StoreError(Exception):
+    """The store cannot be used as asked: an unsupported URL, an unreachable database, a
+    missing row a write depends on. The message says which."""
+
+
+def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL for ``url``: ``postgresql://`` and ``postgres://`` use psycopg 3,
+    a bare file path means SQLite, ``sqlite:///file.db`` is kept.
+
+    >>> normalize_url("postgres://u@db/actsearch")
+    'postgresql+psycopg://u@db/actsearch'
+    >>> normalize_url("runs/actsearch.db")
+    'sqlite:///runs/actsearch.db'
+    """
+    url = url.strip()
+    if not url:
+        raise StoreError("empty database URL")
+    if url == ":memory:":
+        url = "sqlite:///:memory:"
+    if "://" not in url:
+        return "sqlite:///" + os.path.expanduser(url)
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return "postgresql+psycopg://" + rest
+    if scheme in ("sqlite", "sqlite+pysqlite"):
+        if rest in ("", "/", "/:memory:") or "mode=memory" in rest:
+            # Every session gets its own connection, and each in-memory database is private to
+            # one connection: the runner would never see the API's jobs.
+            raise StoreError(
+                f"in-memory SQLite is not supported ({url!r}): use a file, e.g. sqlite:///actsearch.db"
+            )
+        return "sqlite:///" + rest.removeprefix("/")
+    raise StoreError(
+        f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH (or a bare file path) "
+        "or postgresql://USER@HOST/DB"
+    )
+
+
+def _display(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # A busy writer is waited for (30 s) instead of failing at once with "database is locked";
+    # foreign keys are off by default in SQLite; WAL lets the API read while a runner writes.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        _enable_wal(cursor)
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    # WAL is a property of the file, so this switches once per database. The switch needs
+    # exclusive access and fails at once, without the busy timeout, when processes open a new
+    # database together: retry for a while then.
+    deadline = time.monotonic() + 30
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+class Database:
+    """An engine and a session factory for one store.
+
+    Sessions keep their objects loaded after commit (``expire_on_commit=False``) so that a
+    returned row can be read after its ``with db.session()`` block ends.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed when the block ends, rolled back on error."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        """Closes every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({_display(self.url)!r})"
+
+
+def create_store_engine(url: str) -> Engine:
+    """The engine for ``url`` with this store's connection settings (no connection made yet)."""
+    url = normalize_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as error:
+        raise StoreError(f"invalid database URL {_display(url)!r}: {_first_line(error)}") from error
+    return engine
+
+
+def connect(url: str = DEFAULT_URL, *, migrate: bool = True) -> Database:
+    """Opens the store at ``url``, checks that it is reachable, and (with ``migrate``) brings
+    its schema to the newest migration. Safe to call at every start, from several processes."""
+    engine = create_store_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise StoreError(f"cannot connect to {_display(url)!r}: {_first_line(error)}") from error
+    db = Database(engine)
+    if migrate:
+        from store._migrate import migrate as run_migrations
+
+        try:
+            run_migrations(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+    return db

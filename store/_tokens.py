@@ -1,0 +1,93 @@
+"""API tokens. The secret is shown once, at creation; only its sha256 is stored.
+
+A sha256 (not a slow password hash) is right here: the secret is 32 random bytes, so there is
+nothing to brute-force, and lookups by hash stay fast enough to run on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from store._jobs import execute_dml
+from store._models import Token, utcnow
+
+# last_used_at is informational; writing it on every request would make reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(
+    *,
+    session: Session,
+    name: str,
+    owner: str,
+    is_admin: bool = False,
+    max_concurrent_jobs: int | None = None,
+    max_candidates: int | None = None,
+) -> tuple[Token, str]:
+    """A new token and its secret. The secret is not stored: give it to the user now."""
+    secret = secrets.token_urlsafe(32)
+    token = Token(
+        name=name,
+        owner=owner,
+        token_hash=hash_secret(secret),
+        prefix=secret[:8],
+        is_admin=is_admin,
+        max_concurrent_jobs=max_concurrent_jobs,
+        max_candidates=max_candidates,
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def authenticate(*, session: Session, secret: str) -> Token | None:
+    """The live token whose secret this is, or None (unknown or revoked).
+
+    The lookup is by hash, so the secret itself is never compared against stored data; the
+    final comparison is constant-time all the same.
+    """
+    digest = hash_secret(secret)
+    token = session.scalar(
+        select(Token).where(Token.token_hash == digest).execution_options(populate_existing=True)
+    )
+    if token is None or token.revoked_at is not None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        execute_dml(session, update(Token).where(Token.id == token.id).values(last_used_at=now))
+        set_committed_value(token, "last_used_at", now)
+    return token
+
+
+def get_token(*, session: Session, token_id: int) -> Token | None:
+    return session.get(Token, token_id, populate_existing=True)
+
+
+def list_tokens(*, session: Session, owner: str | None = None, include_revoked: bool = True) -> list[Token]:
+    """Tokens, oldest first, optionally of one owner and without revoked ones."""
+    query = select(Token).order_by(Token.id)
+    if owner is not None:
+        query = query.where(Token.owner == owner)
+    if not include_revoked:
+        query = query.where(Token.revoked_at.is_(None))
+    return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def revoke_token(*, session: Session, token_id: int) -> Token | None:
+    """Revokes a token for good (revoking twice keeps the first time). None if it does not exist."""
+    execute_dml(
+        session,
+        update(Token).where(Token.id == token_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow()),
+    )
+    return get_token(session=session, token_id=token_id)

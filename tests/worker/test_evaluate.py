@@ -1,0 +1,130 @@
+"""The real evaluation: one population per compatible group, outcomes equal to the evaluator's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+import torch
+
+import evaluator
+import worker._evaluate as evaluate_module
+from evaluator import Member, get_task, train_population
+from space import parse
+from worker._evaluate import THREADS_ENV, _task, evaluate_batch
+from worker._executor import EvalRequest, InProcessExecutor
+from worker.testing import results
+
+TASK, STEPS = "mnist1d-mlp", 40
+
+
+def req(key: str, expression: str, seed: int = 0, task: str = TASK, device: str = "cpu",
+        **options: Any) -> EvalRequest:
+    return EvalRequest(key, expression, task, options, seed, STEPS, device)
+
+
+@pytest.fixture
+def population_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The member count of every ``train_population`` call."""
+    calls: list[int] = []
+
+    def counted(task: Any, members: Sequence[Member], **kwargs: Any) -> Any:
+        calls.append(len(members))
+        return train_population(task, members, **kwargs)
+
+    monkeypatch.setattr(evaluator, "train_population", counted)
+    return calls
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One intra-op thread, as a Ray worker with one CPU gets: on a loaded 2-core machine the
+    default (one per core) made a 40-step population 8-25x slower (0.4 s against 3.6-10.7 s)."""
+    before = torch.get_num_threads()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_compatible_requests_train_as_one_population_equal_to_a_direct_run(population_calls: list[int]) -> None:
+    requests = [req("a", "x*sigmoid(x)", 0), req("b", "x*sigmoid(x)", 1), req("c", "tanh(x)", 0)]
+    outcomes = evaluate_batch(requests)
+    assert population_calls == [3]
+    direct = train_population(get_task(TASK), [Member(parse(r.expression), r.seed) for r in requests],
+                              steps=STEPS).results
+    for outcome, run in zip(outcomes, direct, strict=True):
+        assert (outcome.status, outcome.reason, outcome.steps, outcome.steps_done) == (run.status, run.reason, STEPS, run.steps)
+        if run.status == "ok":
+            assert outcome.fitness == pytest.approx(run.fitness, abs=1e-6)
+        for name, value in run.metrics.items():
+            assert outcome.metrics[name] == pytest.approx(value, abs=1e-5)
+    assert [o.key for o in outcomes] == ["a", "b", "c"]
+    assert any(o.status == "ok" and o.fitness is not None for o in outcomes)
+
+
+def test_rejected_candidates_carry_their_reason(population_calls: list[int]) -> None:
+    outcomes = evaluate_batch([req("beta", "beta"), req("zero", "sin(x)-sin(x)")])
+    for outcome in outcomes:
+        assert (outcome.status, outcome.reason, outcome.fitness, outcome.steps_done) == ("rejected", "constant", None, 0)
+    assert outcomes[1].detail == "f(x) = 0 on [-5, 5]"
+    assert population_calls == [2]  # the probe rejects them before any training
+
+
+def test_bad_text_and_bad_tasks_fail_with_a_reason() -> None:
+    outcomes = evaluate_batch([req("text", "x +"), req("unknown", "x", task="no-such-task"),
+                               req("options", "x", bogus=1), req("rejected", "beta")])
+    assert [(o.key, o.status, o.reason) for o in outcomes] == [
+        ("text", "failed", "bad_expression"), ("unknown", "failed", "unknown_task"),
+        ("options", "failed", "task_error"), ("rejected", "rejected", "constant")]
+    assert "column 4" in (outcomes[0].detail or "")
+    assert "unknown task 'no-such-task'" in (outcomes[1].detail or "")
+    assert "bogus" in (outcomes[2].detail or "")
+
+
+def test_a_crashing_population_fails_its_group_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(evaluator, "train_population", crash)
+    crashed, text = evaluate_batch([req("a", "x"), req("b", "x +")])
+    assert (crashed.status, crashed.reason) == ("failed", "error")
+    assert (crashed.detail or "").startswith("RuntimeError: CUDA out of memory (at test_evaluate.py:")
+    assert text.reason == "bad_expression"
+
+
+def test_tasks_are_loaded_once_per_process() -> None:
+    assert _task(TASK, {"hidden": 32}) is _task(TASK, {"hidden": 32})
+    assert _task(TASK, {"hidden": 32}) is not _task(TASK, {"hidden": 16})
+
+
+def test_torch_threads_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_ENV, "2")
+    evaluate_batch([req("beta", "beta")])
+    assert torch.get_num_threads() == 2
+
+
+def test_torch_threads_follow_the_cpus_ray_assigned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(THREADS_ENV)
+    monkeypatch.setattr(evaluate_module, "_ray_assigned", {"CPU": 2.0}.get)
+    evaluate_batch([req("beta", "beta")])
+    assert torch.get_num_threads() == 2
+
+
+def test_gpu_memory_is_capped_at_the_ray_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    fractions: list[float] = []
+    monkeypatch.setattr(evaluate_module, "_ray_assigned", {"GPU": 0.25}.get)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", fractions.append)
+    evaluate_batch([req("beta", "beta", device="cuda")])  # probe-rejected: no CUDA is touched
+    assert fractions == [0.25]
+
+
+def test_the_in_process_executor_uses_the_real_evaluation_by_default() -> None:
+    executor = InProcessExecutor()
+    try:
+        (outcome,) = results([executor.submit(req("beta", "beta"))])
+        assert (outcome.status, outcome.reason) == ("rejected", "constant")
+    finally:
+        executor.shutdown()
