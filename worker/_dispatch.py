@@ -8,6 +8,7 @@ before a crash is reused, never trained again, and a pending one is simply submi
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import statistics
@@ -116,7 +117,7 @@ class Dispatcher:
                 task_options=item.options, seed=item.seed, steps=item.steps, device=self.device))
             with self._lock:
                 self._outstanding[item.evaluation_id] = future
-            future.add_done_callback(lambda f, item=item: arrived(item, f))
+            future.add_done_callback(functools.partial(arrived, item))
         return result
 
     def record(self, outcome: EvalOutcome) -> None:

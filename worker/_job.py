@@ -23,7 +23,7 @@ from sqlalchemy import select
 import store
 from search import Controller, Result, SearchBudget, SearchSummary, make_controller, run_search
 from space import Expr, fingerprint
-from worker._describe import describe, known_match
+from worker._describe import Describer, describe, known_match
 from worker._dispatch import CandidateResult, Dispatcher, Work
 from worker._executor import Executor
 from worker._spec import JobSpec
@@ -56,20 +56,24 @@ class JobRun:
             self.phase = job.phase or "search"
         self.rungs = self.spec.rungs()
         self.candidate_ids: dict[str, int] = {}
+        self.describer = Describer(database, active=active)
         self.started = time.monotonic()
 
     # -- the whole job
     def run(self) -> str | None:
         """Runs the job to its end; returns the final status, or None when it stopped early
         (cancelled jobs return "cancelled")."""
-        if self.phase == "search":
-            summary = self.search()
-            if summary is None:
+        try:
+            if self.phase == "search":
+                summary = self.search()
+                if summary is None:
+                    return None
+                self.save(phase="confirm")
+                self.event("phase", {"phase": "confirm", "stop": summary.stop, "candidates": summary.candidates})
+            if not self.confirm():
                 return None
-            self.save(phase="confirm")
-            self.event("phase", {"phase": "confirm", "stop": summary.stop, "candidates": summary.candidates})
-        if not self.confirm():
-            return None
+        finally:
+            self.describer.close(wait=self.active() and not self.should_stop())
         return store.JOB_COMPLETED
 
     def elapsed_now(self) -> float:
@@ -96,6 +100,7 @@ class JobRun:
                 session.flush()
                 for row, candidate in zip(rows, added, strict=True):
                     self.candidate_ids[row["fingerprint"]] = candidate.id
+                    self.describer.submit(candidate.id, row["expr_json"])
                 store.save_progress(session=session, job_id=self.job_id, controller_state=controller.state_dict(),
                                     elapsed_seconds=self.elapsed_now())
                 store.append_event(session=session, job_id=self.job_id, kind="proposed", data={
@@ -127,6 +132,8 @@ class JobRun:
         for candidate, evaluations in candidates:
             expr = Expr.from_json(candidate.expr_json)
             self.candidate_ids[candidate.fingerprint] = candidate.id
+            if not candidate.canonical:
+                self.describer.submit(candidate.id, candidate.expr_json)
             search = [e for e in evaluations if e.phase == "search"]
             top = max((e.steps for e in search), default=None)
             at_top = [e for e in search if e.steps == top]

@@ -35,7 +35,9 @@ def ray_local() -> Iterator[None]:
 
 
 class TestRayExecutor(ExecutorContract):
-    time_limit = 3.0  # a killed worker's replacement takes about a second to start
+    # The clock starts on submission (worker._ray), and the request after a kill waits for a new
+    # worker process: 1.5-3.1 s to start here under a load of 5-7 on 2 cores (0.4 s idle).
+    time_limit = 8.0
 
     @pytest.fixture
     def executor_factory(self, ray_local: None) -> Callable[..., Executor]:
