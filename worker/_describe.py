@@ -12,10 +12,12 @@ functions (75-250 ms) is done only for the candidates that reach the confirm pha
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from sqlalchemy import update
@@ -36,8 +38,9 @@ log = logging.getLogger(__name__)
 
 
 def describe(expr: Expr) -> dict[str, Any]:
-    """The keyword arguments of ``store.add_candidate`` for ``expr`` (job id aside); the
-    canonical form and properties are left empty for :class:`Describer`."""
+    """The keyword arguments of ``store.add_candidate`` for ``expr`` (job id aside). The
+    canonical form, the torch source (whose header quotes it) and the properties are left
+    empty for :class:`Describer`."""
     exact = _exact_known(expr)
     return {
         "fingerprint": fingerprint(expr),
@@ -45,7 +48,7 @@ def describe(expr: Expr) -> dict[str, Any]:
         "expr_json": expr.to_json(),
         "canonical": "",
         "latex": to_latex(expr),
-        "torch_source": torch_source(expr),
+        "torch_source": "",
         "properties": {},
         "known_as": exact,
         "known_params": {} if exact else None,
@@ -54,46 +57,74 @@ def describe(expr: Expr) -> dict[str, Any]:
 
 
 def slow_description(expr_json: Any) -> dict[str, Any]:
-    """The canonical form and properties of a candidate (runs in the describer process)."""
+    """The canonical form, torch source and properties of a candidate."""
     expr = Expr.from_json(expr_json)
-    return {"canonical": _safely(canonical_text, expr, str(expr)),
+    canonical = _safely(canonical_text, expr, str(expr))
+    return {"canonical": canonical, "torch_source": torch_source(expr, canonical=canonical),
             "properties": _safely(lambda e: properties(e).to_json(), expr, {})}
 
 
 class Describer:
-    """Fills in candidates' canonical forms and properties in a separate process and writes
-    them to the store as they are ready. A candidate whose description was lost in a crash
-    still has an empty canonical form, and the resumed job submits it again."""
+    """Fills in candidates' slow descriptions in a child process (``python -m
+    worker.describer``, JSON lines over pipes: no multiprocessing, so no re-import of the
+    caller's main module) and writes them to the store as they arrive. A description lost in a
+    crash leaves the canonical form empty, and the resumed job asks for it again."""
 
     def __init__(self, database: store.Database, *, active: Callable[[], bool]) -> None:
         self.database = database
         self.active = active
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[Future[dict[str, Any]]] = []
+        self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def submit(self, candidate_id: int, expr_json: Any) -> None:
-        if self._pool is None:
-            # spawn: a fork of a process that runs Ray, torch and threads is not safe
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        future = self._pool.submit(slow_description, expr_json)
-        future.add_done_callback(lambda f: self._write(candidate_id, f))
-        self._futures.append(future)
-
-    def _write(self, candidate_id: int, future: Future[dict[str, Any]]) -> None:
-        if future.cancelled() or not self.active():
-            return
+        if self._process is None:
+            self._process = subprocess.Popen([sys.executable, "-m", "worker.describer"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, text=True, bufsize=1)
+            self._reader = threading.Thread(target=self._read, args=(self._process,), daemon=True,
+                                            name="describer")
+            self._reader.start()
+        assert self._process.stdin is not None
         try:
-            values = future.result()
-            with self.database.session() as session:
-                session.execute(update(store.Candidate).where(store.Candidate.id == candidate_id).values(**values))
-        except Exception:  # noqa: BLE001 — a description is not worth stopping a search for
-            log.warning("could not store the description of candidate %s", candidate_id, exc_info=True)
+            self._process.stdin.write(json.dumps({"id": candidate_id, "expr": expr_json}) + "\n")
+        except BrokenPipeError:
+            log.warning("the describer process died; candidate %s stays undescribed", candidate_id)
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not self.active():
+                continue
+            try:
+                answer = json.loads(line)
+                with self.database.session() as session:
+                    session.execute(update(store.Candidate).where(store.Candidate.id == answer["id"])
+                                    .values(**answer["description"]))
+            except Exception:  # noqa: BLE001 — a description is not worth stopping a search for
+                log.warning("could not store a candidate description", exc_info=True)
 
     def close(self, *, wait: bool = True) -> None:
-        """Waits for the descriptions in progress (``wait``) or drops them, then stops the process."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=not wait)
-            self._pool = None
+        """Lets the child finish the descriptions asked for (``wait``) or kills it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        if wait:
+            process.stdin.close()
+        else:
+            process.kill()
+        process.wait()
+        if self._reader is not None:
+            self._reader.join()
+
+
+def serve() -> None:
+    """The child process (``python -m worker.describer``): one JSON request per stdin line,
+    one answer per stdout line."""
+    for line in sys.stdin:
+        request = json.loads(line)
+        answer = {"id": request["id"], "description": slow_description(request["expr"])}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
 
 
 def known_match(expr: Expr) -> tuple[str, dict[str, float]] | None:
