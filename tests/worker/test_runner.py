@@ -141,3 +141,30 @@ def test_real_training_end_to_end(database):
     assert all(e.reason for e in evaluations if e.status == store.REJECTED)
     ok = [e for e in evaluations if e.status == store.OK]
     assert ok and all(0.0 <= e.fitness <= 1.0 and e.metrics["val_accuracy"] == e.fitness for e in ok)
+
+
+def test_asha_promotes_the_best_candidates_to_longer_training(database):
+    data = jobs.spec(budget={"candidates": 12, "in_flight": 4}, fidelity={"rungs": [10, 30], "eta": 3},
+                     task={"name": "mnist1d-mlp", "seeds": 1, "steps": 30}, confirm={"top_k": 0})
+    job_id = jobs.submit(database, data)
+    runner(database).run_one()
+    assert jobs.job(database, job_id).status == store.JOB_COMPLETED
+    evaluations = jobs.rows(database, store.Evaluation, job_id)
+    short = [e for e in evaluations if e.steps == 10]
+    long = [e for e in evaluations if e.steps == 30]
+    assert len(short) == 12 and 1 <= len(long) < 12
+    candidates = {c.id: c for c in jobs.rows(database, store.Candidate, job_id)}
+    promoted = {e.candidate_id for e in long}
+    assert max(short, key=lambda e: e.fitness).candidate_id in promoted  # ASHA always promotes the best
+    assert all(candidates[i].fidelity == 30 for i in promoted)
+    assert all(c.fidelity == 10 for i, c in candidates.items() if i not in promoted)
+
+
+def test_the_confirm_phase_marks_a_rediscovered_function(database):
+    data = jobs.spec(space={"unary": ["x", "sigmoid"], "binary": ["mul"]}, controller={"kind": "exhaustive"},
+                     budget={"candidates": 50}, confirm={"top_k": 50, "seeds": 2})
+    job_id = jobs.submit(database, data)
+    runner(database).run_one()
+    known = {c.expression: c.known_as for c in jobs.rows(database, store.Candidate, job_id)}
+    assert known["x * sigmoid(x)"] == "SiLU"
+    assert known["sigmoid(x) * sigmoid(x)"] is None
