@@ -35,9 +35,8 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
+from worker._batching import Batch, BatchQueue
 from worker._executor import (
-    Batch,
-    BatchQueue,
     EvalOutcome,
     EvalRequest,
     EvaluateBatch,
