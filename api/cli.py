@@ -65,8 +65,12 @@ def cmd_parse(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from api._client_cmd import export_candidate, is_candidate_id
     from space import ParseError, export, parse
 
+    if is_candidate_id(args.expression):
+        export_candidate(args)
+        return
     try:
         expr = parse(args.expression)
     except ParseError as exc:
@@ -110,6 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from api._client_cmd import add_server_options
     from space._export import EXPORT_FORMATS
 
     parser = argparse.ArgumentParser(prog="actsearch", description="Discover activation functions.")
@@ -121,16 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_parse)
 
     p = sub.add_parser("export", help="source code of an expression")
-    p.add_argument("expression", help="an expression (candidate ids come with the service)")
+    p.add_argument("expression", help="an expression, or a candidate id (fetched from the service)")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="torch")
+    add_server_options(p)
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("demo", help="a tour of the search space on a few functions")
     p.set_defaults(handler=cmd_demo)
 
+    from api._client_cmd import add_parser as add_client
     from api._evaluate_cmd import add_parser as add_evaluate
+    from api._serve_cmd import add_parser as add_serve
+    from api._token_cmd import add_parser as add_token
+    from api._worker_cmd import add_parser as add_worker
 
     add_evaluate(sub)
+    add_worker(sub)
+    add_serve(sub)
+    add_token(sub)
+    add_client(sub)
     return parser
 
 

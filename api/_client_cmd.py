@@ -1,0 +1,208 @@
+"""HTTP client commands: ``submit``, ``jobs``, ``leaderboard``, ``cancel`` (and ``export ID``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from api.cli import CliError
+
+
+def add_server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default=None, help="service URL (env ACTSEARCH_URL; default http://127.0.0.1:8000)")
+    p.add_argument("--token", default=None, help="API token (env ACTSEARCH_TOKEN)")
+
+
+@contextlib.contextmanager
+def connected(args: argparse.Namespace) -> Iterator[Any]:
+    """A :class:`api.client.Client` for ``--server``/``--token``; API errors become CLI errors."""
+    import httpx
+
+    from api.client import ApiError, Client
+
+    client = Client(args.server, args.token)
+    try:
+        yield client
+    except ApiError as exc:
+        hint = " (pass --token or set ACTSEARCH_TOKEN)" if exc.status == 401 else ""
+        raise CliError(f"{exc.message}{hint} [HTTP {exc.status}]") from None
+    except httpx.TransportError as exc:
+        raise CliError(f"cannot reach {client.url}: {exc} (is `actsearch serve` running? see --server)") from None
+    finally:
+        client.close()
+
+
+def _command(fn: Callable[[argparse.Namespace, Any], None]) -> Callable[[argparse.Namespace], None]:
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> None:
+        with connected(args) as client:
+            fn(args, client)
+
+    return run
+
+
+def read_spec(path: str) -> dict[str, Any]:
+    """A JobSpec from a .json or .yaml file (``-``: standard input)."""
+    import yaml
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise CliError(f"{path} is not valid {'JSON' if path.endswith('.json') else 'YAML/JSON'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CliError(f"{path} must hold one JobSpec object")
+    return data
+
+
+def _fitness(row: dict[str, Any]) -> str:
+    if row.get("confirmed_mean") is not None:
+        std = row.get("confirmed_std")
+        spread = f" ± {std:.4f}" if std is not None else ""
+        return f"{row['confirmed_mean']:.4f}{spread} (n={row['confirmed_seeds']})"
+    return "-" if row.get("fitness") is None else f"{row['fitness']:.4f}"
+
+
+def leaderboard_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [f"{'#':>3}  {'id':>7}  {'fitness':<26}  {'known as':<12}  expression"]
+    for row in rows:
+        lines.append(f"{row['rank']:>3}  {row['candidate_id']:>7}  {_fitness(row):<26}  "
+                     f"{row.get('known_as') or '-':<12}  {row['expression']}")
+    return lines
+
+
+def progress_line(job: dict[str, Any]) -> str:
+    p = job["progress"]
+    budget = p.get("candidates_budget") or "?"
+    best = "-" if job.get("best_fitness") is None else f"{job['best_fitness']:.4f}"
+    phase = f" {job['phase']}" if job.get("phase") and job["status"] == "running" else ""
+    return (f"job {job['id']} {job['status']}{phase}: {p['candidates_done']}/{budget} candidates, "
+            f"{p['evaluations_done']} evaluations ({p['rejected']} rejected, {p['failed']} failed), "
+            f"best {best}, {job.get('elapsed_seconds', 0):.0f}s")
+
+
+def watch(client: Any, job_id: int, poll: float = 1.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Shows progress and the top 5 on stderr until the job finishes; returns both at the end."""
+    from api.client import FINISHED
+
+    tty = sys.stderr.isatty()
+    drawn, last = 0, ""
+    while True:
+        job = client.job(job_id)
+        top = client.leaderboard(job_id, limit=5)["data"]
+        block = [progress_line(job), *(leaderboard_lines(top) if top else [])]
+        text = "\n".join(block)
+        if tty:
+            sys.stderr.write((f"\x1b[{drawn}F\x1b[J" if drawn else "") + text + "\n")
+            drawn = len(block)
+        elif block[0] != last:
+            sys.stderr.write(block[0] + "\n")
+            last = block[0]
+        sys.stderr.flush()
+        if job["status"] in FINISHED:
+            return job, top
+        time.sleep(poll)
+
+
+@_command
+def cmd_submit(args: argparse.Namespace, client: Any) -> None:
+    job = client.submit(read_spec(args.spec))
+    if not args.watch:
+        print(json.dumps(job, sort_keys=True) if args.json else f"job {job['id']} {job['status']}: "
+              f"{client.url}/api/v1/jobs/{job['id']}")
+        return
+    try:
+        job, top = watch(client, job["id"])
+    except KeyboardInterrupt:
+        print(f"\nstopped watching; job {job['id']} goes on (actsearch cancel {job['id']})", file=sys.stderr)
+        raise SystemExit(130) from None
+    if args.json:
+        print(json.dumps({**job, "top": top}, sort_keys=True))
+    else:
+        print("\n".join([progress_line(job), *leaderboard_lines(top)]))
+    if job["status"] != "completed":
+        print(f"actsearch: job {job['id']} {job['status']}" + (f": {job['error']}" if job.get("error") else ""),
+              file=sys.stderr)
+        raise SystemExit(1)
+
+
+@_command
+def cmd_jobs(args: argparse.Namespace, client: Any) -> None:
+    page = client.jobs(status=args.status, name=args.name, limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps(page, sort_keys=True))
+        return
+    print(f"{'id':>6}  {'status':<10}  {'progress':<12}  {'best':>8}  {'owner':<12}  name")
+    for job in page["data"]:
+        p = job["progress"]
+        best = "-" if job["best_fitness"] is None else f"{job['best_fitness']:.4f}"
+        done = f"{p['candidates_done']}/{p['candidates_budget'] or '?'}"
+        print(f"{job['id']:>6}  {job['status']:<10}  {done:<12}  {best:>8}  {job['owner']:<12}  {job['name']}")
+    print(f"({len(page['data'])} of {page['count']} jobs)")
+
+
+@_command
+def cmd_leaderboard(args: argparse.Namespace, client: Any) -> None:
+    board = client.leaderboard(args.job_id, limit=args.limit, offset=args.offset)
+    if args.json:
+        print(json.dumps(board, sort_keys=True))
+        return
+    print("\n".join(leaderboard_lines(board["data"])))
+    print(f"({len(board['data'])} of {board['count']} candidates)")
+
+
+@_command
+def cmd_cancel(args: argparse.Namespace, client: Any) -> None:
+    job = client.cancel(args.job_id)
+    if args.json:
+        print(json.dumps(job, sort_keys=True))
+    elif job["status"] == "running":
+        print(f"job {job['id']}: cancel requested; it stops within a heartbeat")
+    else:
+        print(f"job {job['id']}: {job['status']}")
+
+
+def export_candidate(args: argparse.Namespace) -> None:
+    """``actsearch export CANDIDATE_ID``: the candidate's code, from the server."""
+    with connected(args) as client:
+        text = client.export(int(args.expression), args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def add_parser(sub: Any) -> None:
+    def command(name: str, help: str, handler: Callable[[argparse.Namespace], None]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        add_server_options(p)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("submit", "submit a JobSpec (.yaml or .json) to the service", cmd_submit)
+    p.add_argument("spec", help="SPEC.yaml or SPEC.json ('-': standard input)")
+    p.add_argument("--watch", action="store_true", help="show progress and the top 5 until the job finishes")
+    p = command("jobs", "list jobs", cmd_jobs)
+    p.add_argument("--status", choices=("queued", "running", "completed", "failed", "cancelled"))
+    p.add_argument("--name", help="name contains this")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p = command("leaderboard", "a job's candidates, best first", cmd_leaderboard)
+    p.add_argument("job_id", type=int)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+    p = command("cancel", "cancel a job", cmd_cancel)
+    p.add_argument("job_id", type=int)
+
+
+def is_candidate_id(text: str) -> bool:
+    """An integer names a stored candidate (a constant function is no activation to export)."""
+    return text.strip().isdigit()

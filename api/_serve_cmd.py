@@ -1,0 +1,111 @@
+"""``actsearch serve``: the API, an embedded runner thread, and uvicorn.
+
+On the first start (an empty token table) an admin token is created and the URL is printed
+with it, like Jupyter; later starts say how to create a token instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from api.cli import CliError
+
+log = logging.getLogger("actsearch.serve")
+
+
+def first_token(database: Any) -> str | None:
+    """The secret of a new admin token when the store has no token yet, else None."""
+    import store
+
+    with database.session() as session:
+        if store.list_tokens(session=session):
+            return None
+        _, secret = store.create_token(session=session, name="admin (first start)", owner="admin", is_admin=True)
+        return secret
+
+
+def _announce(args: argparse.Namespace, secret: str | None) -> None:
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    base = f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
+    if secret is not None:
+        print(f"actsearch is serving at {base}/  (API: {base}/api/v1/docs)", flush=True)
+        print("An admin token was created for this first start; open, or use it as a bearer token:", flush=True)
+        print(f"    {base}/?token={secret}", flush=True)
+    else:
+        print(f"actsearch is serving at {base}/  (API: {base}/api/v1/docs)", flush=True)
+        print(f"Create a token with: actsearch token create --name NAME --db {args.db}", flush=True)
+
+
+def _warm_up() -> None:
+    # The first submission validates with the evaluator (torch) and the controllers: import
+    # them now, in the background, instead of making that request wait seconds.
+    try:
+        import evaluator  # noqa: F401
+        import search.controllers  # noqa: F401
+    except Exception:  # noqa: BLE001  (a broken optional import shows up on use, with its message)
+        log.debug("warm-up import failed", exc_info=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    import store
+    from api._settings import Settings
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
+    try:
+        settings = Settings(db=args.db, host=args.host, port=args.port)
+        database = store.connect(args.db)
+    except (store.StoreError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    stop, runner, thread = threading.Event(), None, None
+    try:
+        secret = first_token(database)
+        if not args.no_runner:
+            from api._worker_cmd import make_runner
+
+            runner = make_runner(args, database)
+            thread = threading.Thread(target=runner.run, kwargs={"stop": stop}, name="runner", daemon=True)
+            thread.start()
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+        _announce(args, secret)
+        app = create_app(database=database, settings=settings)
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+
+        def on_signal(*_: object) -> None:
+            # uvicorn handles the signal while it runs and raises it again once it has shut
+            # down; landing here then lets the runner release its job and the process exit 0.
+            stop.set()
+            server.should_exit = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
+        server.run()
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=60)
+        if runner is not None:
+            runner.executor.shutdown()
+        database.dispose()
+
+
+def add_parser(sub: Any) -> None:
+    from api._worker_cmd import add_runner_options
+
+    p = sub.add_parser("serve", help="the API, the dashboard and an embedded runner (SQLite by default)")
+    p.add_argument("--host", default=os.environ.get("ACTSEARCH_HOST", "127.0.0.1"),
+                   help="address to listen on (env ACTSEARCH_HOST; default %(default)s)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("ACTSEARCH_PORT", "8000")),
+                   help="port (env ACTSEARCH_PORT; default %(default)s)")
+    p.add_argument("--no-runner", action="store_true", help="serve only; run jobs with `actsearch worker`")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    add_runner_options(p)
+    p.set_defaults(handler=cmd_serve)

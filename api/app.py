@@ -1,0 +1,56 @@
+"""The FastAPI application: ``create_app(database=..., settings=...)``, no global state.
+
+Example:
+    >>> app = create_app(database=store.connect("sqlite:///actsearch.db"), settings=Settings())  # doctest: +SKIP
+    >>> uvicorn.run(app)                                                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+
+import store
+from api._analyze import Analyzer
+from api._deps import Writer
+from api._errors import BodyLimit, install_error_handlers
+from api._settings import Settings
+from api.routes import candidates, catalogue, events, expressions, jobs, service
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """\
+Discover activation functions: submit a search (a JobSpec), follow it live, rank and export
+what it finds.
+
+Every operation but `/healthz` needs `Authorization: Bearer <token>`; create one with
+`actsearch token create --name NAME`. Long work is a resource: `POST /jobs` answers `202` with a
+`Location`, then poll the job or follow `GET /jobs/{id}/events` (server-sent events).
+Validation errors are `422` with `{"detail": [{"loc": [...], "msg": ..., "type": ...}]}`.
+"""
+
+
+def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
+    """The API over ``database``; routes live under ``/api/v1``."""
+    analyzer = Analyzer(time_limit=settings.parse_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        analyzer.close()
+
+    app = FastAPI(title="actsearch", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+    app.state.analyzer = analyzer
+    app.state.database = database
+    app.state.settings = settings
+    app.state.writer = Writer(database)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (jobs, events, candidates, expressions, catalogue, service):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

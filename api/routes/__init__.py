@@ -1,0 +1,1 @@
+"""One router per resource; every operation has a tag and a stable operation id."""

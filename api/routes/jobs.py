@@ -1,0 +1,150 @@
+"""Jobs: submit a search (202 + Location), list, inspect, cancel, and rank its candidates."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
+
+import store
+from api._auth import CurrentToken, Principal, owned_job
+from api._deps import DatabaseDep, SettingsDep, WriterDep
+from api._errors import Invalid, bad_text
+from api._schemas import (
+    MAX_ID,
+    MAX_PAGE,
+    JobPublic,
+    JobsPublic,
+    JobStatus,
+    LeaderboardPublic,
+    Message,
+    ValidationErrors,
+)
+from api._settings import Settings
+from api._spec_doc import EXAMPLE_SPEC, JobSpecSchema
+from api._views import job_public, leaderboard_row
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/jobs", tags=["jobs"], responses={
+    401: {"model": Message, "description": "missing, invalid or revoked token"},
+    422: {"model": ValidationErrors, "description": "invalid input; `loc` names the field"},
+})
+
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a job id")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size (at most {MAX_PAGE})")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message, "description": "no such job (or not yours)"}}
+SPEC_EXAMPLES = {
+    "swish": {"summary": "Rediscover Swish (DESIGN.md)", "value": EXAMPLE_SPEC},
+    "small": {"summary": "A quick random search", "value": {
+        "name": "quick", "controller": {"kind": "random"}, "budget": {"candidates": 10}}},
+}
+
+
+def validate_spec(data: dict[str, Any], principal: Principal, settings: Settings) -> dict[str, Any]:
+    """The normalized spec to store; :class:`Invalid` names the offending field."""
+    found = bad_text(data)
+    if found is not None:
+        raise Invalid(["body", *found[0]], found[1])
+    from worker._spec import JobSpec, SpecError
+
+    try:
+        spec = JobSpec.from_json(data)
+    except SpecError as exc:
+        raise Invalid(["body", *_path(exc.field)], exc.reason) from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        log.warning("JobSpec validation raised %s", type(exc).__name__, exc_info=True)
+        raise Invalid(["body"], f"invalid JobSpec: {exc}") from None
+    limit = principal.max_candidates or settings.default_max_candidates
+    if limit is not None and spec.budget.candidates > limit:
+        raise Invalid(["body", "budget", "candidates"],
+                      f"this token may run at most {limit} candidates per job, asked for {spec.budget.candidates}",
+                      "quota_exceeded")
+    return spec.to_json()
+
+
+def _path(field: str) -> list[str | int]:
+    """``confirm.tasks[1]`` -> ``["confirm", "tasks", 1]``."""
+    parts: list[str | int] = []
+    for piece in field.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        for index in rest.replace("]", "").split("[") if rest else ():
+            parts.append(int(index) if index.isdigit() else index)
+    return parts
+
+
+@router.post("", status_code=202, operation_id="submit_job", response_model=JobPublic,
+             responses={429: {"model": Message, "description": "too many queued or running jobs"}})
+def submit_job(
+    spec: Annotated[dict[str, Any], JobSpecSchema(), Body(openapi_examples=SPEC_EXAMPLES)],
+    principal: CurrentToken, writer: WriterDep, settings: SettingsDep, response: Response,
+) -> JobPublic:
+    """Queues a search. Everything in the spec is checked now; the job runs on a runner."""
+    normalized = validate_spec(spec, principal, settings)
+    limit = principal.max_concurrent_jobs or settings.default_max_concurrent_jobs
+    with writer.session() as session:
+        if limit is not None:
+            active = store.count_active_jobs(session=session, owner=principal.owner)
+            if active >= limit:
+                raise HTTPException(429, f"{principal.owner!r} has {active} queued or running jobs; the limit "
+                                         f"is {limit}: wait for one to finish or cancel one")
+        job = store.create_job(session=session, name=normalized["name"], owner=principal.owner, spec=normalized)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return job_public(job)
+
+
+@router.get("", operation_id="list_jobs", response_model=JobsPublic)
+def list_jobs(
+    principal: CurrentToken, database: DatabaseDep,
+    status: Annotated[JobStatus | None, Query(description="only jobs in this status")] = None,
+    name: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$",
+                                      description="case-insensitive substring of the name")] = None,
+    limit: Limit = 50, offset: Offset = 0,
+) -> JobsPublic:
+    """Jobs, newest first: your own, or everyone's with an admin token."""
+    owner = None if principal.is_admin else principal.owner
+    with database.session() as session:
+        jobs, count = store.list_jobs(session=session, owner=owner, status=status, name=name, limit=limit,
+                                      offset=offset)
+        return JobsPublic(data=[job_public(job) for job in jobs], count=count)
+
+
+@router.get("/{job_id}", operation_id="get_job", response_model=JobPublic, responses=NOT_FOUND)
+def get_job(job_id: JobId, principal: CurrentToken, database: DatabaseDep) -> JobPublic:
+    """Status, phase, progress against the budget, best fitness and the spec."""
+    with database.session() as session:
+        return job_public(owned_job(session, principal, job_id))
+
+
+@router.post("/{job_id}/cancel", status_code=202, operation_id="cancel_job", response_model=JobPublic,
+             responses=NOT_FOUND)
+def cancel_job(job_id: JobId, principal: CurrentToken, writer: WriterDep) -> JobPublic:
+    """Cancels a job: a queued one at once, a running one within a heartbeat. Idempotent."""
+    with writer.session() as session:
+        before = owned_job(session, principal, job_id).status
+        job = store.request_cancel(session=session, job_id=job_id)
+        if job is None:
+            raise HTTPException(404, f"job {job_id} not found")
+        if before == store.JOB_QUEUED and job.status == store.JOB_CANCELLED:
+            # No runner will say so: the event log must still end with the job's final status.
+            store.append_event(session=session, job_id=job_id, kind="status",
+                               data={"status": store.JOB_CANCELLED, "error": None})
+        return job_public(job)
+
+
+@router.get("/{job_id}/leaderboard", operation_id="get_leaderboard", response_model=LeaderboardPublic,
+            responses=NOT_FOUND)
+def get_leaderboard(
+    job_id: JobId, principal: CurrentToken, database: DatabaseDep, limit: Limit = 50, offset: Offset = 0
+) -> LeaderboardPublic:
+    """Candidates best first: by confirmed mean once confirmed, else by search fitness."""
+    with database.session() as session:
+        owned_job(session, principal, job_id)
+        rows, count = store.leaderboard(session=session, job_id=job_id, limit=limit, offset=offset)
+        return LeaderboardPublic(
+            job_id=job_id, count=count, data=[leaderboard_row(offset + i + 1, row) for i, row in enumerate(rows)]
+        )

@@ -1,0 +1,183 @@
+"""API latency under load: a job with 100,000 candidates, 50 concurrent clients.
+
+Fills a store (a SQLite file; also PostgreSQL with ``--pg-url``) through the store's models, starts
+``actsearch serve --no-runner`` on loopback in a subprocess, and runs ``--concurrency`` httpx
+async clients for ``--seconds`` against each of: the leaderboard's first page (limit 50), a deep
+leaderboard page (random offset), the job's status, job submission, and /healthz (the framework's floor). Prints a table, then the
+JSON line ``{"sqlite": {"leaderboard": {"p50_ms", "p99_ms", "rps", ...}, ...}, ...}``.
+Target: leaderboard p99 < 100 ms.
+
+    python bench/api_load.py [--candidates 100000] [--seconds 10] [--concurrency 50] [--pg-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+
+import store
+
+SPEC = {"name": "load", "controller": {"kind": "random"}, "task": {"name": "mnist1d-mlp", "steps": 20},
+        "budget": {"candidates": 10}}
+ACTSEARCH = shutil.which("actsearch") or str(Path(sys.executable).parent / "actsearch")
+
+
+def fill(url: str, count: int, seed: int = 0) -> tuple[int, str]:
+    """A job with ``count`` candidates (the top 5 confirmed, like after a confirm phase), and a token."""
+    database = store.connect(url)
+    rng = random.Random(seed)
+    with database.session() as session:
+        job = store.create_job(session=session, name="load", owner="bench", spec=SPEC)
+        job_id = job.id
+        _, secret = store.create_token(session=session, name="bench", owner="bench")
+    batch: list[dict[str, Any]] = []
+    for number in range(1, count + 1):
+        fitness = rng.random() if number % 10 else None  # some rejected: no fitness
+        batch.append({"job_id": job_id, "number": number, "fingerprint": f"{number:016x}",
+                      "expression": f"x * sigmoid({number} * x)", "expr_json": {"op": "x"}, "canonical": "x",
+                      "latex": "x", "torch_source": "# bench", "properties": {"smooth": True, "df0": 0.5},
+                      "status": "ok" if fitness is not None else "rejected", "fitness": fitness,
+                      "fidelity": 20, "confirmed_seeds": 0})
+        if len(batch) == 10_000 or number == count:
+            with database.session() as session:
+                session.execute(insert(store.Candidate), batch)
+            batch = []
+    with database.session() as session:
+        top, _ = store.leaderboard(session=session, job_id=job_id, limit=5)
+        for candidate in top:
+            candidate.confirmed_mean, candidate.confirmed_std, candidate.confirmed_seeds = candidate.fitness, 0.01, 3
+    database.dispose()
+    return job_id, secret
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, url: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([ACTSEARCH, "serve", "--no-runner", "--db", url, "--port", str(self.port),
+                                         "--log-level", "warning"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{self.base}/api/v1/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+
+
+async def load(base: str, secret: str, make: Callable[[random.Random], tuple[str, str, Any]],
+               concurrency: int, seconds: float) -> dict[str, Any]:
+    """``concurrency`` clients sending requests from ``make`` back to back for ``seconds``."""
+    latencies: list[float] = []
+    errors: collections.Counter[str] = collections.Counter()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=f"{base}/api/v1", limits=limits, timeout=60,
+                                 headers={"Authorization": f"Bearer {secret}"}) as client:
+        async def worker(index: int) -> None:
+            rng = random.Random(index)
+            while time.perf_counter() < end:
+                method, path, body = make(rng)
+                start = time.perf_counter()
+                try:
+                    response = await client.request(method, path, json=body)
+                    if response.status_code >= 400:
+                        errors[str(response.status_code)] += 1
+                except httpx.TransportError as exc:  # a timeout counts, with its latency
+                    errors[type(exc).__name__] += 1
+                latencies.append(time.perf_counter() - start)
+
+        end = time.perf_counter() + seconds
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    quantile = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"requests": len(latencies), "errors": sum(errors.values()), "error_kinds": dict(errors), "rps": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(quantile[49] * 1000, 1), "p99_ms": round(quantile[98] * 1000, 1)}
+
+
+def measure(url: str, args: argparse.Namespace, prepare: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    began = time.perf_counter()
+    job_id, secret = fill(url, args.candidates)
+    fill_seconds = time.perf_counter() - began
+    prepare()
+    server = Server(url)
+    try:
+        scenarios: dict[str, Callable[[random.Random], tuple[str, str, Any]]] = {
+            "leaderboard": lambda rng: ("GET", f"/jobs/{job_id}/leaderboard?limit=50", None),
+            "leaderboard_deep": lambda rng: (
+                "GET", f"/jobs/{job_id}/leaderboard?limit=50&offset={rng.randrange(args.candidates - 50)}", None),
+            "job_status": lambda rng: ("GET", f"/jobs/{job_id}", None),
+            "submit": lambda rng: ("POST", "/jobs", SPEC),
+            # The floor: no token, no query beyond SELECT 1 (what the framework costs on this machine).
+            "healthz": lambda rng: ("GET", "/healthz", None),
+        }
+        # Warm up: the first submission imports the evaluator and controllers.
+        httpx.post(f"{server.base}/api/v1/jobs", json=SPEC, timeout=120,
+                   headers={"Authorization": f"Bearer {secret}"}).raise_for_status()
+        results = {name: asyncio.run(load(server.base, secret, make, args.concurrency, args.seconds))
+                   for name, make in scenarios.items()}
+    finally:
+        server.stop()
+    results["fill_seconds"] = round(fill_seconds, 1)
+    results["submissions_per_second"] = results["submit"]["rps"]
+    results["meets_target"] = results["leaderboard"]["p99_ms"] < 100
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--candidates", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--pg-url", help="also measure on this PostgreSQL database (it gets a new job)")
+    args = parser.parse_args()
+    report: dict[str, Any] = {"candidates": args.candidates, "concurrency": args.concurrency,
+                              "seconds": args.seconds, "target_leaderboard_p99_ms": 100}
+    with tempfile.TemporaryDirectory() as tmp:
+        backends = {"sqlite": f"sqlite:///{tmp}/load.db"}
+        if args.pg_url:
+            backends["postgresql"] = args.pg_url
+        for name, url in backends.items():
+            report[name] = measure(url, args)
+            print(f"\n{name} ({args.candidates} candidates, {args.concurrency} clients, "
+                  f"fill {report[name]['fill_seconds']} s)")
+            for scenario in ("leaderboard", "leaderboard_deep", "job_status", "submit", "healthz"):
+                r = report[name][scenario]
+                print(f"  {scenario:<17} p50 {r['p50_ms']:>7.1f} ms  p99 {r['p99_ms']:>7.1f} ms  "
+                      f"{r['rps']:>7.1f} req/s  ({r['requests']} requests, {r['errors']} errors)")
+    print(json.dumps(report, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

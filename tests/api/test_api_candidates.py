@@ -1,0 +1,76 @@
+"""Candidates: details, evaluations, export in every format, and the SVG plot."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+
+from space import EXPORT_FORMATS, export, parse
+from tests.api.conftest import StoredJob, Tokens
+
+CANDIDATES = "/api/v1/candidates"
+
+
+def test_candidate_details(client: TestClient, tokens: Tokens, stored_job: StoredJob) -> None:
+    job_id, ids = stored_job("alice")
+    candidate = client.get(f"{CANDIDATES}/{ids[0]}", headers=tokens.alice).json()
+    assert candidate["id"] == ids[0] and candidate["job_id"] == job_id and candidate["number"] == 1
+    assert candidate["expression"] == "x * sigmoid(x)" and len(candidate["fingerprint"]) == 16
+    assert "class Activation(nn.Module)" in candidate["torch_source"]
+    assert candidate["fitness"] == pytest.approx(0.9) and candidate["status"] == "ok"
+
+
+def test_evaluations_show_non_finite_metrics_as_strings(client: TestClient, tokens: Tokens, stored_job: StoredJob
+                                                        ) -> None:
+    _, ids = stored_job("alice")
+    page = client.get(f"{CANDIDATES}/{ids[1]}/evaluations", headers=tokens.alice).json()
+    assert page["count"] == 1
+    (evaluation,) = page["data"]
+    assert evaluation["task"] == "mnist1d-mlp" and evaluation["seed"] == 0 and evaluation["steps"] == 20
+    assert evaluation["status"] == "ok" and evaluation["fitness"] == pytest.approx(0.8)
+    assert evaluation["metrics"] == {"val_loss": "NaN"} and evaluation["finished_at"].endswith("Z")
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_export_every_format(client: TestClient, tokens: Tokens, stored_job: StoredJob, fmt: str) -> None:
+    _, ids = stored_job("alice")
+    response = client.get(f"{CANDIDATES}/{ids[4]}/export", params={"format": fmt}, headers=tokens.alice)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text.strip() == export(parse("x * sigmoid(beta * x)"), fmt).strip()
+    if fmt == "torch":
+        assert response.headers["content-disposition"] == f'attachment; filename="candidate_{ids[4]}.py"'
+    else:
+        assert "content-disposition" not in response.headers
+
+
+def test_export_rejects_unknown_formats(client: TestClient, tokens: Tokens, stored_job: StoredJob) -> None:
+    _, ids = stored_job("alice")
+    response = client.get(f"{CANDIDATES}/{ids[0]}/export", params={"format": "fortran"}, headers=tokens.alice)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "format"]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_plot_is_valid_svg_with_f_and_its_derivative(client: TestClient, tokens: Tokens, stored_job: StoredJob,
+                                                      index: int) -> None:
+    _, ids = stored_job("alice", expressions=("x * sigmoid(x)", "max(x, 0)", "exp(x)", "log(abs(x))", "sinc(x)"))
+    response = client.get(f"{CANDIDATES}/{ids[index]}/plot.svg", headers=tokens.alice)
+    assert response.status_code == 200 and response.headers["content-type"] == "image/svg+xml"
+    root = ET.fromstring(response.text)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    colors = {line.get("stroke") for line in lines}
+    assert len(colors) == 2  # f and f'
+    for line in lines:
+        for point in (line.get("points") or "").split():
+            x, y = map(float, point.split(","))
+            assert 0 <= x <= 480 and -1000 < y < 1000
+
+
+def test_unknown_candidates_are_404(client: TestClient, tokens: Tokens) -> None:
+    for suffix in ("", "/evaluations", "/export", "/plot.svg"):
+        assert client.get(f"{CANDIDATES}/424242{suffix}", headers=tokens.admin).status_code == 404
+    assert client.get(f"{CANDIDATES}/0", headers=tokens.admin).status_code == 422
+    assert client.get(f"{CANDIDATES}/{10**20}", headers=tokens.admin).status_code == 422

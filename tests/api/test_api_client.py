@@ -1,0 +1,132 @@
+"""The Python client and the HTTP client commands against a live server (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import store
+from api.cli import main
+from api.client import ApiError, Client
+from space import export, parse
+from tests.api.conftest import SPEC, StoredJob, Tokens, append_events, finish
+
+
+@pytest.fixture
+def alice(live_url: str, tokens: Tokens) -> Client:
+    return Client(live_url, tokens.secrets["alice"])
+
+
+def test_client_round_trip(alice: Client, stored_job: StoredJob) -> None:
+    job = alice.submit(SPEC)
+    assert job["status"] == "queued" and alice.job(job["id"])["id"] == job["id"]
+    assert alice.jobs(status="queued")["count"] == 1
+    assert alice.cancel(job["id"])["status"] == "cancelled"
+    assert alice.wait(job["id"], timeout=5)["status"] == "cancelled"
+    job_id, ids = stored_job("alice")
+    board = alice.leaderboard(job_id, limit=2)
+    assert board["count"] == 5 and [row["candidate_id"] for row in board["data"]] == ids[:2]
+    assert alice.candidate(ids[0])["expression"] == "x * sigmoid(x)"
+    assert alice.export(ids[0], "jax").strip() == export(parse("x * sigmoid(x)"), "jax").strip()
+    assert alice.parse("max(x, 0)")["known_as"] == "ReLU"
+
+
+def test_client_errors_carry_status_and_message(alice: Client, live_url: str) -> None:
+    with pytest.raises(ApiError) as error:
+        alice.submit({**SPEC, "budget": {"candidates": -3}})
+    assert error.value.status == 422 and error.value.message.startswith("budget.candidates: must be")
+    with pytest.raises(ApiError) as error:
+        alice.job(99999)
+    assert error.value.status == 404 and error.value.message == "job 99999 not found"
+    with pytest.raises(ApiError) as error:
+        Client(live_url, "wrong").jobs()
+    assert error.value.status == 401
+
+
+def test_client_follows_events_until_the_job_ends(alice: Client, stored_job: StoredJob,
+                                                  database: store.Database) -> None:
+    job_id, _ = stored_job("alice", evaluate=False)
+    ids = append_events(database, job_id, 2)
+    threading.Timer(0.3, finish, (database, job_id)).start()
+    received = list(alice.events(job_id))
+    assert [e["event"] for e in received] == ["progress", "progress", "status"]
+    assert [e["id"] for e in received[:2]] == ids and received[2]["data"] == {"status": "completed"}
+    assert [e["id"] for e in alice.events(job_id, after=ids[0])][:1] == [ids[1]]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_commands(live_url: str, tokens: Tokens, stored_job: StoredJob, tmp_path: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    server = ("--server", live_url, "--token", tokens.secrets["alice"])
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: from-yaml\ncontroller: {kind: random}\nbudget: {candidates: 7}\n")
+    code, out, err = run_cli(capsys, "submit", str(spec), *server, "--json")
+    assert code == 0, err
+    assert json.loads(out)["spec"]["budget"]["candidates"] == 7
+    submitted = json.loads(out)["id"]
+    code, out, _ = run_cli(capsys, "jobs", *server, "--json")
+    assert code == 0 and json.loads(out)["count"] == 1
+    code, out, _ = run_cli(capsys, "jobs", *server)
+    assert code == 0 and "from-yaml" in out and "(1 of 1 jobs)" in out
+    code, out, _ = run_cli(capsys, "cancel", str(submitted), *server)
+    assert code == 0 and out.strip() == f"job {submitted}: cancelled"
+    job_id, ids = stored_job("alice")
+    code, out, _ = run_cli(capsys, "leaderboard", str(job_id), *server)
+    assert code == 0 and "x * sigmoid(x)" in out.splitlines()[1] and "(5 of 5 candidates)" in out
+    code, out, _ = run_cli(capsys, "leaderboard", str(job_id), *server, "--json", "--limit", "1")
+    assert json.loads(out)["data"][0]["candidate_id"] == ids[0]
+    code, out, _ = run_cli(capsys, "export", str(ids[1]), "--format", "numpy", *server)
+    assert code == 0 and out == export(parse("max(x, 0)"), "numpy").rstrip("\n") + "\n"
+
+
+def test_cli_errors_go_to_stderr(live_url: str, tokens: Tokens, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**SPEC, "budget": {"candidates": 0}}))
+    code, out, err = run_cli(capsys, "submit", str(spec), "--server", live_url, "--token", tokens.secrets["bob"])
+    assert code == 2 and out == "" and "budget.candidates" in err and "HTTP 422" in err
+    code, _, err = run_cli(capsys, "jobs", "--server", live_url, "--token", "nope")
+    assert code == 2 and "--token" in err
+    code, _, err = run_cli(capsys, "jobs", "--server", "http://127.0.0.1:9", "--token", "x")
+    assert code == 2 and "cannot reach" in err
+    code, _, err = run_cli(capsys, "submit", str(tmp_path / "missing.yaml"), "--server", live_url)
+    assert code == 2 and "cannot read" in err
+
+
+def test_submit_watch_shows_progress_until_the_job_finishes(live_url: str, tokens: Tokens, tmp_path: Path,
+                                                            database: store.Database,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    with database.session() as session:
+        first_id = (store.list_jobs(session=session)[1]) + 1
+
+    def finish_once_submitted() -> None:  # the job must exist (and be seen queued) before it ends
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with database.session() as session:
+                if store.get_job(session=session, job_id=first_id) is not None:
+                    break
+            time.sleep(0.05)
+        time.sleep(1.5)
+        finish(database, first_id)
+
+    threading.Thread(target=finish_once_submitted, daemon=True).start()
+    code, out, err = run_cli(capsys, "submit", str(spec), "--watch", "--json", "--server", live_url,
+                             "--token", tokens.secrets["alice"])
+    assert code == 0, err
+    assert f"job {first_id} queued: 0/10 candidates" in err and f"job {first_id} completed" in err
+    result = json.loads(out)
+    assert result["status"] == "completed" and result["top"] == []
