@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store._jobs import lock_job
-from store._models import Candidate
+from store._models import Candidate, Job
 
 
 def get_candidate(*, session: Session, candidate_id: int) -> Candidate | None:
@@ -46,10 +46,11 @@ def add_candidate(
     existing = find_candidate(session=session, job_id=job_id, fingerprint=fingerprint)
     if existing is not None:
         return existing
-    last = session.scalar(select(func.max(Candidate.number)).where(Candidate.job_id == job_id))
+    number = count_candidates(session=session, job_id=job_id) + 1  # numbers are 1..n: the counter is the last
+    session.execute(update(Job).where(Job.id == job_id).values(candidates_proposed=number))
     candidate = Candidate(
         job_id=job_id,
-        number=(last or 0) + 1,
+        number=number,
         fingerprint=fingerprint,
         expression=expression,
         expr_json=expr_json,
@@ -67,9 +68,8 @@ def add_candidate(
 
 
 def count_candidates(*, session: Session, job_id: int) -> int:
-    return int(
-        session.scalar(select(func.count()).select_from(Candidate).where(Candidate.job_id == job_id)) or 0
-    )
+    """How many candidates the job has stored (a counter kept by :func:`add_candidate`)."""
+    return int(session.scalar(select(Job.candidates_proposed).where(Job.id == job_id)) or 0)
 
 
 def leaderboard(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
@@ -88,6 +89,8 @@ class Job(Base):
     controller_state: Mapped[Any | None] = mapped_column(LosslessJSON, default=None)
     elapsed_seconds: Mapped[float] = mapped_column(Double, default=0.0)  # search time used, for resuming
     candidates_done: Mapped[int] = mapped_column(Integer, default=0)  # with a finished search evaluation
+    # every candidate stored, so the leaderboard's total is a column read, not a count(*)
+    candidates_proposed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     evaluations_done: Mapped[int] = mapped_column(Integer, default=0)  # finished, any status
     rejected: Mapped[int] = mapped_column(Integer, default=0)  # evaluations finished as rejected
     failed: Mapped[int] = mapped_column(Integer, default=0)  # evaluations finished as failed
@@ -109,8 +112,13 @@ class Candidate(Base):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("job_id", "fingerprint"),
-        # The leaderboard reads one job's candidates ordered by these columns.
-        Index("ix_candidates_leaderboard", "job_id", "confirmed_mean", "fitness", "number"),
+        # The leaderboard's ORDER BY, so a page is an index range scan, not a sort of the whole
+        # job (measured: deep pages 2.8 -> 39.5 requests/s at 100,000 candidates). SQLite puts
+        # NULLs last under DESC by itself and refuses NULLS LAST in an index; PostgreSQL needs it.
+        Index("ix_candidates_rank", "job_id", text("confirmed_mean DESC NULLS LAST"),
+              text("fitness DESC NULLS LAST"), "number").ddl_if(dialect="postgresql"),
+        Index("ix_candidates_rank_sqlite", "job_id", text("confirmed_mean DESC"), text("fitness DESC"),
+              "number").ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
