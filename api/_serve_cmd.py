@@ -41,6 +41,25 @@ def _announce(args: argparse.Namespace, secret: str | None) -> None:
         print(f"Create a token with: actsearch token create --name NAME --db {args.db}", flush=True)
 
 
+def submit_demo(database: Any, path: str) -> int:
+    """Queues the search in ``path`` (JSON or YAML) as the admin's, once: a job of that name
+    that already exists is reused, so restarting the demo does not pile up jobs."""
+    import store
+    from api._client_cmd import read_spec
+    from worker._spec import JobSpec, SpecError
+
+    try:
+        spec = JobSpec.from_json(read_spec(path)).to_json()
+    except SpecError as exc:
+        raise CliError(f"{path}: {exc}") from None
+    with database.session() as session:
+        jobs, _ = store.list_jobs(session=session, name=spec["name"], limit=500)
+        same = [job for job in jobs if job.name == spec["name"]]
+        if same:
+            return same[-1].id
+        return store.create_job(session=session, name=spec["name"], owner="admin", spec=spec).id
+
+
 def _warm_up() -> None:
     # The first submission validates with the evaluator (torch) and the controllers: import
     # them now, in the background, instead of making that request wait seconds.
@@ -76,6 +95,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
             thread.start()
         threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
         _announce(args, secret)
+        if args.demo:
+            job_id = submit_demo(database, args.demo)
+            print(f"Demo search queued as job {job_id}: watch it in the dashboard, or with", flush=True)
+            print(f"    actsearch submit --watch ... / curl -H 'Authorization: Bearer TOKEN' "
+                  f"http://{args.host}:{args.port}/api/v1/jobs/{job_id}", flush=True)
         app = create_app(database=database, settings=settings)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
 
@@ -107,5 +131,7 @@ def add_parser(sub: Any) -> None:
                    help="port (env ACTSEARCH_PORT; default %(default)s)")
     p.add_argument("--no-runner", action="store_true", help="serve only; run jobs with `actsearch worker`")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    p.add_argument("--demo", metavar="SPEC", default=None,
+                   help="also queue this search (JSON/YAML JobSpec) once, e.g. examples/demo-search.json")
     add_runner_options(p)
     p.set_defaults(handler=cmd_serve)

@@ -16,6 +16,8 @@ import argparse
 import gzip
 import json
 import statistics
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,10 @@ def efficiency(space: Space, table: dict[str, float | None], kinds: Sequence[str
     limit = max_evals or len(table)
     report = {}
     for kind in kinds:
+        began = time.perf_counter()
         runs = [one_run(kind, space, table, top5, seed, limit) for seed in range(seeds)]
         report[kind] = summarize([h for h, _ in runs], [t for _, t in runs], limit)
+        print(f"{kind}: {json.dumps(report[kind])} ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
     return report
 
 

@@ -77,6 +77,8 @@ class Surrogate(Controller):
         check_float("surrogate", "epsilon", epsilon, 0.0, 1.0)
         self.k, self.pool, self.epsilon, self.warmup = k, pool, float(epsilon), warmup
         self._cache: dict[Any, np.ndarray] = {}  # candidate -> features (recomputable, not state)
+        self._rows: list[Candidate] = []  # candidates whose features fill _matrix, in tell order
+        self._matrix: np.ndarray | None = None
 
     def _features(self, candidate: Candidate) -> np.ndarray:
         cached = self._cache.get(candidate)
@@ -95,6 +97,24 @@ class Surrogate(Controller):
                 return pool[i]
         return self.space.sample(rng)  # the whole pool was proposed before: let the base retry
 
+    def _train_matrix(self, told: list[tuple[Candidate, float | None]]) -> np.ndarray:
+        # Results are only ever appended (in tell order), so the feature matrix grows by rows
+        # instead of being restacked for every proposal (which made a 4,000-result run quadratic).
+        rows = self._rows
+        if len(rows) > len(told) or any(a is not b for a, b in zip(rows[-1:], [told[len(rows) - 1][0]], strict=False)):
+            rows.clear()  # a reload or a foreign order: rebuild
+        start = len(rows)
+        rows.extend(c for c, _ in told[start:])
+        matrix = self._matrix
+        if matrix is None or start == 0 or matrix.shape[0] < len(rows):
+            grown = np.empty((max(64, 2 * len(rows)), len(FEATURE_POINTS)))
+            if matrix is not None and start:
+                grown[:start] = matrix[:start]
+            self._matrix = matrix = grown
+        for i in range(start, len(rows)):
+            matrix[i] = self._features(rows[i])
+        return matrix[: len(rows)]
+
     def _predict(self, x: np.ndarray) -> np.ndarray:
         # the base keeps every told result (fingerprint -> fitness) with its candidate, in tell
         # order and through state_dict: the training set needs no state of its own
@@ -104,7 +124,7 @@ class Surrogate(Controller):
             return np.zeros(len(x))
         worst = min(scored)
         y = np.array([f if f is not None and np.isfinite(f) else worst for _, f in told])
-        train = np.stack([self._features(c) for c, _ in told])
+        train = self._train_matrix(told)
         # squared distances as |a|^2 + |b|^2 - 2ab: a (pool x told x features) cube is too big
         distances = (x**2).sum(axis=1)[:, None] + (train**2).sum(axis=1)[None, :] - 2.0 * x @ train.T
         k = min(self.k, len(train))

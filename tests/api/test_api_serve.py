@@ -27,10 +27,12 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, *, runner: bool = False) -> None:
         self.port = free_port()
+        # with a runner: evaluations in threads of the server (no Ray start-up in the test)
+        mode = ["--executor", "local"] if runner else ["--no-runner"]
         self.process = subprocess.Popen(
-            [ACTSEARCH, "serve", "--no-runner", "--port", str(self.port), "--db", db, "--log-level", "warning"],
+            [ACTSEARCH, "serve", *mode, "--port", str(self.port), "--db", db, "--log-level", "warning"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
