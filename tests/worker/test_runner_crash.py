@@ -52,8 +52,8 @@ def assert_complete_and_exactly_once(database: store.Database, job_id: int, cand
 def test_kill_9_mid_job_then_restart_completes_without_loss_or_repeats(tmp_path, processes):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     database = store.connect(url)
-    job_id = jobs.submit(database, jobs.spec(budget={"candidates": 16}, confirm={"top_k": 2, "seeds": 2},
-                                             task={"name": "mnist1d-mlp", "seeds": 1, "steps": 60}))
+    job_id = jobs.submit(database, jobs.spec(budget={"candidates": 12}, confirm={"top_k": 2, "seeds": 2},
+                                             task={"name": "mnist1d-mlp", "seeds": 1, "steps": 40}))
     log = tmp_path / "runner.log"
     first = start_runner(url, log, "--max-jobs", "1")
     processes.append(first)
@@ -62,13 +62,13 @@ def test_kill_9_mid_job_then_restart_completes_without_loss_or_repeats(tmp_path,
     first.wait(timeout=10)
     interrupted = jobs.job(database, job_id)
     assert interrupted.status == store.JOB_RUNNING and interrupted.lease_owner is not None
-    assert interrupted.candidates_done < 16
+    assert interrupted.candidates_done < 12
 
     second = start_runner(url, log, "--max-jobs", "1")
     processes.append(second)
     assert second.wait(timeout=240) == 0, log.read_text()[-3000:]
     assert jobs.job(database, job_id).claims == 2
-    assert_complete_and_exactly_once(database, job_id, 16)
+    assert_complete_and_exactly_once(database, job_id, 12)
     database.dispose()
 
 
@@ -103,7 +103,7 @@ def test_a_ray_worker_killed_during_an_evaluation_is_retried_and_the_job_complet
     try:
         database = store.connect(f"sqlite:///{tmp_path / 'ray.db'}")
         job_id = jobs.submit(database, jobs.spec(budget={"candidates": 6}, confirm={"top_k": 0},
-                                                 task={"name": "mnist1d-mlp", "seeds": 1, "steps": 400}))
+                                                 task={"name": "mnist1d-mlp", "seeds": 1, "steps": 250}))
         executor = RayExecutor(evaluate_batch=evaluate_batch, num_cpus=1, batch_size=2, max_retries=3)
         runner = Runner(database=database, executor=executor, heartbeat_seconds=0.5)
         thread = threading.Thread(target=runner.run_one, daemon=True)
