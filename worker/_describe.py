@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 import threading
@@ -117,12 +118,31 @@ class Describer:
             self._reader.join()
 
 
+DESCRIBE_SECONDS = 10.0  # sympy's simplify can run for minutes on deep nestings (sin^39(x))
+
+
+def _timed_out(signum: int, frame: Any) -> None:
+    raise TimeoutError
+
+
 def serve() -> None:
     """The child process (``python -m worker.describer``): one JSON request per stdin line,
-    one answer per stdout line."""
+    one answer per stdout line. A description that takes longer than ``DESCRIBE_SECONDS``
+    falls back to the printed expression as its canonical form, so one pathological candidate
+    cannot hold up the others."""
+    signal.signal(signal.SIGALRM, _timed_out)
     for line in sys.stdin:
         request = json.loads(line)
-        answer = {"id": request["id"], "description": slow_description(request["expr"])}
+        signal.setitimer(signal.ITIMER_REAL, DESCRIBE_SECONDS)
+        try:
+            description = slow_description(request["expr"])
+        except TimeoutError:
+            expr = Expr.from_json(request["expr"])
+            description = {"canonical": str(expr), "torch_source": torch_source(expr, canonical=str(expr)),
+                           "properties": {}}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        answer = {"id": request["id"], "description": description}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 
@@ -145,6 +165,8 @@ def _safely(fn: Any, expr: Expr, default: Any) -> Any:
     # description is best effort: a sympy corner case must never stop a search
     try:
         return fn(expr)
+    except TimeoutError:
+        raise  # the describer's time limit: give up on the whole description
     except Exception:  # noqa: BLE001
         log.warning("could not describe %s with %s", expr, getattr(fn, "__name__", fn), exc_info=True)
         return default

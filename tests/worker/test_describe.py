@@ -1,0 +1,36 @@
+"""Candidate descriptions: cheap fields at proposal, slow ones from the describer process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from space import canonical_text, parse, properties, torch_source
+from worker._describe import describe, slow_description
+
+
+def test_the_cheap_description_leaves_the_slow_fields_empty():
+    row = describe(parse("x*sigmoid(x)"))
+    assert row["known_as"] == "SiLU" and row["latex"] and len(row["fingerprint"]) == 16
+    assert row["canonical"] == "" and row["torch_source"] == "" and row["properties"] == {}
+
+
+def test_the_slow_description_matches_the_compiler():
+    expr = parse("max(x, sin(x))")
+    out = slow_description(expr.to_json())
+    assert out["canonical"] == canonical_text(expr)
+    assert out["torch_source"] == torch_source(expr)  # the stored source is what was evaluated
+    assert out["properties"] == properties(expr).to_json()
+
+
+def test_the_describer_process_answers_line_by_line_and_survives_a_pathological_expression():
+    deep = parse("sin(" * 39 + "x" + ")" * 39)
+    requests = [{"id": 1, "expr": deep.to_json()}, {"id": 2, "expr": parse("x*tanh(x)").to_json()}]
+    code = "import worker._describe as d; d.DESCRIBE_SECONDS = 2.0; d.serve()"
+    result = subprocess.run([sys.executable, "-c", code], input="".join(json.dumps(r) + "\n" for r in requests),
+                            capture_output=True, text=True, timeout=120)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["id"] for a in answers] == [1, 2]
+    assert answers[0]["description"]["canonical"]  # a fallback, not a hang
+    assert answers[1]["description"]["canonical"] == canonical_text(parse("x*tanh(x)"))
