@@ -17,7 +17,7 @@ from api._analyze import Analyzer
 from api._deps import Writer
 from api._errors import BodyLimit, install_error_handlers
 from api._settings import Settings
-from api.routes import candidates, catalogue, events, expressions, jobs, service
+from api.routes import candidates, catalogue, dashboard, events, expressions, jobs, service
 
 API_PREFIX = "/api/v1"
 
@@ -53,4 +53,5 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
     for module in (jobs, events, candidates, expressions, catalogue, service):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(dashboard.router)  # the web dashboard at / and its API operations
     return app

@@ -12,6 +12,8 @@ from api.cli import main
 from tests.api.conftest import StoredJob, Tokens, new_token
 
 ROUTES = [
+    ("GET", "/api/v1/candidates/{candidate}/curve"), ("POST", "/api/v1/spaces/count"),
+    ("GET", "/api/v1/jobs/{job}/insights"),
     ("POST", "/api/v1/jobs"), ("GET", "/api/v1/jobs"), ("GET", "/api/v1/jobs/{job}"),
     ("POST", "/api/v1/jobs/{job}/cancel"), ("GET", "/api/v1/jobs/{job}/leaderboard"),
     ("GET", "/api/v1/jobs/{job}/events"), ("GET", "/api/v1/candidates/{candidate}"),

@@ -1,0 +1,112 @@
+// How numbers, times and statuses read on the dashboard, and the reference activations.
+
+import { h } from "./dom.js";
+import { renderMath } from "./latex.js";
+
+export function num(value, digits = 4) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "string") return value;  // "NaN", "Infinity": the API's non-finite floats
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value !== "number") return JSON.stringify(value);
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  return Math.abs(value) >= 1e5 || (Math.abs(value) < 1e-3 && value !== 0)
+    ? value.toExponential(2) : String(Number(value.toPrecision(digits)));
+}
+
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+export function when(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+}
+
+export const ACTIVE = new Set(["queued", "running"]);
+
+export function statusBadge(status, extra) {
+  return h("span", { class: ["badge", `status-${status}`] }, status, extra ? ` · ${extra}` : "");
+}
+
+/** Seconds of search still to go, from the rate so far (and the time budget, if any). */
+export function eta(job) {
+  if (!ACTIVE.has(job.status)) return null;
+  const { candidates_done: done, candidates_budget: budget } = job.progress;
+  const limits = [];
+  if (budget && done > 0 && job.elapsed_seconds > 0) limits.push(((budget - done) * job.elapsed_seconds) / done);
+  const seconds = job.spec?.budget?.seconds;
+  if (typeof seconds === "number") limits.push(seconds - job.elapsed_seconds);
+  return limits.length ? Math.max(0, Math.min(...limits)) : null;
+}
+
+/** "0.912 ± 0.004" once confirmed, else the search fitness. */
+export function fitnessText(row) {
+  if (row.confirmed_seeds > 0 && row.confirmed_mean !== null) {
+    return row.confirmed_std !== null ? `${num(row.confirmed_mean)} ± ${num(row.confirmed_std, 2)}` : num(row.confirmed_mean);
+  }
+  return num(row.fitness);
+}
+
+export function fitnessValue(row) {
+  return row.confirmed_seeds > 0 && row.confirmed_mean !== null ? row.confirmed_mean : row.fitness;
+}
+
+export function knownBadge(row) {
+  if (!row.known_as) return null;
+  return h("span", { class: "badge known", title: "the same function as a published activation" },
+    `rediscovered: ${row.known_as}`);
+}
+
+/** Monotonic / bounded / smooth as short badges; empty while the service still measures them. */
+export function propertyBadges(properties) {
+  if (!properties || !Object.keys(properties).length) return h("span", { class: "muted" }, "measuring…");
+  const out = [];
+  const mono = properties.monotonic;
+  if (mono && mono !== "no") out.push(mono === "constant" ? "constant" : `monotonic (${mono})`);
+  else if (mono === "no") out.push("non-monotonic");
+  const below = properties.bounded_below;
+  const above = properties.bounded_above;
+  if (below === true && above === true) out.push("bounded");
+  else if (below === true) out.push("bounded below");
+  else if (above === true) out.push("bounded above");
+  else if (below === false && above === false) out.push("unbounded");
+  if (properties.smooth === true) out.push("smooth");
+  else if (properties.smooth === false) out.push("not smooth");
+  return h("span", { class: "props" }, out.map((text) => h("span", { class: "chip" }, text)));
+}
+
+export function math(row, options) {
+  return renderMath(row.latex, row.expression, options);
+}
+
+// Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): JavaScript has no erf, and GELU needs one.
+function erf(x) {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
+    * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+
+const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+const phi = (x) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+
+export const REFERENCES = {
+  ReLU: { f: (x) => Math.max(x, 0), df: (x) => (x > 0 ? 1 : 0), color: "#6b7280" },
+  SiLU: { f: (x) => x * sigmoid(x), df: (x) => sigmoid(x) * (1 + x * (1 - sigmoid(x))), color: "#9ca3af" },
+  GELU: { f: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)), df: (x) => 0.5 * (1 + erf(x / Math.SQRT2)) + x * phi(x),
+    color: "#111827" },
+};
+
+/** Series of the checked reference functions on `x` (dashed, grey). */
+export function referenceSeries(names, x, derivative = false) {
+  return names.map((name) => ({
+    label: `${name}${derivative ? "′" : ""} (reference)`, x, y: x.map(REFERENCES[name][derivative ? "df" : "f"]),
+    color: REFERENCES[name].color, dash: "5 4", width: 1.5,
+  }));
+}

@@ -1,0 +1,149 @@
+// One candidate: its function and derivative, identity, properties, every evaluation, and its
+// code in every export format (copy or download).
+
+import { aborted, api, curve, describeError } from "../api.js";
+import { h, panel, put, toast } from "../dom.js";
+import { functionPlots, referenceControls } from "../curves.js";
+import { duration, fitnessText, knownBadge, math, num, propertyBadges, statusBadge } from "../format.js";
+import { compareButton } from "../selection.js";
+
+const EXPORTS = [
+  ["torch", "PyTorch module", "py"], ["function", "PyTorch function", "py"], ["numpy", "NumPy", "py"],
+  ["jax", "JAX", "py"], ["latex", "LaTeX", "tex"], ["sympy", "SymPy", "py"],
+];
+
+function filename(id, format, ext) {
+  return format === "torch" ? `candidate_${id}.py` : `candidate_${id}_${format}.${ext}`;
+}
+
+async function copy(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    // no clipboard API (a plain-HTTP address other than localhost is not a secure context): the old way
+    const area = h("textarea", { class: "sr-only", "aria-hidden": "true" }, text);
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+}
+
+function download(text, name) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+  const link = h("a", { href: url, download: name, class: "sr-only" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function exportPanel(candidate, signal) {
+  const preview = h("pre", { class: "code", id: "export-preview", tabindex: "0", "aria-label": "Exported code" });
+  const caption = h("p", { class: "muted small", "aria-live": "polite" }, "Choose a format to see its code.");
+  const texts = new Map();
+  async function get(format) {
+    if (!texts.has(format)) texts.set(format, await api(`/candidates/${candidate.id}/export`, { query: { format }, text: true, signal }));
+    return texts.get(format);
+  }
+  async function act(format, label, ext, what) {
+    try {
+      const text = await get(format);
+      put(preview, text);
+      caption.textContent = `${label} (${filename(candidate.id, format, ext)})`;
+      if (what === "copy") {
+        await copy(text);
+        toast(`${label} copied.`);
+      } else if (what === "download") {
+        download(text, filename(candidate.id, format, ext));
+      }
+    } catch (err) {
+      if (!aborted(err, signal)) caption.textContent = describeError(err);
+    }
+  }
+  return panel("Export", { id: "export" },
+    h("table", { class: "exports" }, h("caption", { class: "sr-only" }, "Export formats"),
+      h("tbody", {}, EXPORTS.map(([format, label, ext]) => h("tr", {},
+        h("th", { scope: "row" }, label),
+        h("td", {}, h("button", { type: "button", class: "secondary small", "aria-label": `Show ${label}`,
+          onclick: () => act(format, label, ext, "show") }, "Show"), " ",
+        h("button", { type: "button", class: "secondary small", "aria-label": `Copy ${label}`,
+          onclick: () => act(format, label, ext, "copy") }, "Copy"), " ",
+        h("button", { type: "button", class: "small", "aria-label": `Download ${label}`, "data-export": format,
+          onclick: () => act(format, label, ext, "download") }, "Download")))))),
+    caption, preview);
+}
+
+function evaluationsTable(evaluations) {
+  const metrics = (m) => Object.entries(m || {}).map(([k, v]) => `${k}=${num(v)}`).join(", ") || "—";
+  return h("div", { class: "table-wrap" }, h("table", { class: "evaluations" },
+    h("caption", { class: "sr-only" }, "Every evaluation of the candidate"),
+    h("thead", {}, h("tr", {}, ["Task", "Seed", "Phase", "Steps", "Status", "Fitness", "Metrics", "Wall time", "Worker"]
+      .map((label) => h("th", { scope: "col" }, label)))),
+    h("tbody", {}, evaluations.length ? evaluations.map((e) => h("tr", {},
+      h("td", {}, e.task), h("td", { class: "num" }, e.seed), h("td", {}, e.phase), h("td", { class: "num" }, num(e.steps)),
+      h("td", {}, statusBadge(e.status), e.reason ? h("div", { class: "muted small" }, e.reason) : null),
+      h("td", { class: "num" }, num(e.fitness)), h("td", { class: "metrics" }, metrics(e.metrics)),
+      h("td", { class: "num" }, e.wall_time === null ? "—" : `${num(e.wall_time, 3)} s`),
+      h("td", { class: "small" }, e.worker || "—")))
+      : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No evaluation yet.")))));
+}
+
+function identity(candidate, params) {
+  const entries = [
+    ["Expression", h("code", {}, candidate.expression)], ["Canonical form", h("code", {}, candidate.canonical)],
+    ["LaTeX", h("code", {}, candidate.latex)], ["Fingerprint", h("code", {}, candidate.fingerprint)],
+    ["Parameters (initial)", Object.keys(params).length ? Object.entries(params).map(([k, v]) => `${k} = ${num(v)}`).join(", ") : "none"],
+    ["Cost", num(candidate.cost)],
+    ["Known as", candidate.known_as ? [knownBadge(candidate), Object.keys(candidate.known_params || {}).length
+      ? ` with ${Object.entries(candidate.known_params).map(([k, v]) => `${k} = ${num(v)}`).join(", ")}` : ""] : "—"],
+  ];
+  return h("dl", { class: "pairs" }, entries.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+}
+
+function propertiesTable(properties) {
+  const entries = Object.entries(properties || {});
+  return [propertyBadges(properties), entries.length ? h("table", { class: "pairs-table" },
+    h("caption", { class: "sr-only" }, "Measured properties"),
+    h("tbody", {}, entries.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, num(v)))))) : null];
+}
+
+export function render(main, { id, signal }) {
+  const refs = new Set(["SiLU"]);
+  const error = h("p", { class: "error", role: "alert" }, "Loading…");
+  put(main, h("h1", {}, `Candidate #${id}`), error);
+
+  async function load() {
+    try {
+      const [candidate, evaluations, samples] = await Promise.all([api(`/candidates/${id}`, { signal }),
+        api(`/candidates/${id}/evaluations`, { signal }), curve(id)]);
+      const job = await api(`/jobs/${candidate.job_id}`, { signal });
+      document.title = `${candidate.expression} · actsearch`;
+      const plots = h("div");
+      const drawPlots = () => put(plots, functionPlots([{ label: candidate.expression, curve: samples }], refs,
+        { what: "function" }));
+      drawPlots();
+      put(main,
+        h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/jobs" }, "Jobs"), " / ",
+          h("a", { href: `#/jobs/${job.id}` }, job.name), ` / candidate ${candidate.number}`),
+        h("div", { class: "page-head" }, h("h1", { class: "formula" }, math(candidate, { block: true })),
+          compareButton(candidate.id, "compare")),
+        h("p", { class: "summary" }, statusBadge(candidate.status), " ", knownBadge(candidate), " fitness ",
+          h("strong", {}, fitnessText(candidate)), candidate.confirmed_seeds > 0
+            ? ` over ${candidate.confirmed_seeds} seeds (search fitness ${num(candidate.fitness)})`
+            : candidate.fidelity ? ` at ${num(candidate.fidelity)} steps` : ""),
+        panel("Function and derivative", { id: "plot" }, referenceControls(refs, drawPlots, "cand"), plots),
+        h("div", { class: "grid" },
+          panel("Identity", { id: "identity" }, identity(candidate, samples.params)),
+          panel("Properties", { id: "properties" }, propertiesTable(candidate.properties))),
+        panel("Evaluations", { id: "evaluations" }, evaluationsTable(evaluations.data)),
+        exportPanel(candidate, signal),
+        panel("Evaluated PyTorch source", { id: "source" }, h("details", {}, h("summary", {}, "Show the module that was trained"),
+          h("pre", { class: "code" }, candidate.torch_source))));
+    } catch (err) {
+      if (!aborted(err, signal)) error.textContent = describeError(err);
+    }
+  }
+  load();
+  return null;
+}
