@@ -90,7 +90,8 @@ def test_openapi_is_complete(client: TestClient) -> None:
     assert set(operations) == {
         "submit_job", "list_jobs", "get_job", "cancel_job", "get_leaderboard", "stream_job_events",
         "get_candidate", "list_candidate_evaluations", "export_candidate", "plot_candidate", "parse_expression",
-        "list_operators", "list_tasks", "list_controllers", "list_known_functions", "health", "metrics"}
+        "list_operators", "list_tasks", "list_controllers", "list_known_functions", "health", "metrics",
+        "candidate_curve", "count_space", "job_insights"}
     assert all(op.get("tags") and op.get("description") for op in operations.values())
     body = operations["submit_job"]["requestBody"]["content"]["application/json"]
     assert body["examples"]["swish"]["value"]["name"] == "swish-rediscovery"
