@@ -254,8 +254,10 @@ def test_the_event_stream_resumes_after_the_last_event_id(server: Server, page: 
 
 
 def test_cancel_a_running_job(server: Server, page: Any) -> None:
-    spec = {"name": "to-cancel", "controller": {"kind": "random"}, "task": {"steps": 30},
-            "space": {"unary": UNARY, "binary": BINARY}, "budget": {"candidates": 1000}}
+    # long enough that it cannot finish first: on a quiet machine the small space was exhausted
+    # (and the job completed) before the cancel arrived
+    spec = {"name": "to-cancel", "controller": {"kind": "random"}, "task": {"steps": 3000},
+            "space": {"unary": UNARY, "binary": BINARY}, "budget": {"candidates": 1000, "in_flight": 2}}
     job_id = api(server, "POST", "/jobs", json=spec)["id"]
     page.goto(f"{server.base}/#/jobs/{job_id}")
     page.wait_for_selector(f"{ROWS}:not(.result-pending)", timeout=60_000)  # running, events arriving
