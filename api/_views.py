@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import store
 from api._errors import jsonable
@@ -49,49 +50,34 @@ def job_public(job: store.Job) -> JobPublic:
     )
 
 
+def _candidate_fields(candidate: store.Candidate) -> dict[str, Any]:
+    """What a leaderboard row and a candidate's own view both show."""
+    return {
+        "number": candidate.number,
+        "expression": candidate.expression,
+        "canonical": candidate.canonical,
+        "latex": candidate.latex,
+        "status": candidate.status,  # one of store.RESULT_STATUSES
+        "fitness": candidate.fitness,
+        "fidelity": candidate.fidelity,
+        "confirmed_mean": candidate.confirmed_mean,
+        "confirmed_std": candidate.confirmed_std,
+        "confirmed_seeds": candidate.confirmed_seeds,
+        "known_as": candidate.known_as,
+        "known_params": jsonable(candidate.known_params),
+        "cost": candidate.cost,
+        "properties": jsonable(candidate.properties or {}),
+    }
+
+
 def leaderboard_row(rank: int, candidate: store.Candidate) -> LeaderboardRow:
-    return LeaderboardRow(
-        rank=rank,
-        candidate_id=candidate.id,
-        number=candidate.number,
-        expression=candidate.expression,
-        canonical=candidate.canonical,
-        latex=candidate.latex,
-        status=candidate.status,  # type: ignore[arg-type]  # one of store.RESULT_STATUSES
-        fitness=candidate.fitness,
-        fidelity=candidate.fidelity,
-        confirmed_mean=candidate.confirmed_mean,
-        confirmed_std=candidate.confirmed_std,
-        confirmed_seeds=candidate.confirmed_seeds,
-        known_as=candidate.known_as,
-        known_params=jsonable(candidate.known_params),
-        cost=candidate.cost,
-        properties=jsonable(candidate.properties or {}),
-    )
+    return LeaderboardRow(rank=rank, candidate_id=candidate.id, **_candidate_fields(candidate))
 
 
 def candidate_public(candidate: store.Candidate) -> CandidatePublic:
-    return CandidatePublic(
-        id=candidate.id,
-        job_id=candidate.job_id,
-        number=candidate.number,
-        fingerprint=candidate.fingerprint,
-        expression=candidate.expression,
-        canonical=candidate.canonical,
-        latex=candidate.latex,
-        torch_source=candidate.torch_source,
-        status=candidate.status,  # type: ignore[arg-type]
-        fitness=candidate.fitness,
-        fidelity=candidate.fidelity,
-        confirmed_mean=candidate.confirmed_mean,
-        confirmed_std=candidate.confirmed_std,
-        confirmed_seeds=candidate.confirmed_seeds,
-        known_as=candidate.known_as,
-        known_params=jsonable(candidate.known_params),
-        cost=candidate.cost,
-        properties=jsonable(candidate.properties or {}),
-        created_at=candidate.created_at.replace(tzinfo=UTC),
-    )
+    return CandidatePublic(id=candidate.id, job_id=candidate.job_id, fingerprint=candidate.fingerprint,
+                           torch_source=candidate.torch_source, created_at=candidate.created_at.replace(tzinfo=UTC),
+                           **_candidate_fields(candidate))
 
 
 def evaluation_public(evaluation: store.Evaluation) -> EvaluationPublic:
