@@ -74,11 +74,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     import store
+    from api._logging import configure_logging
     from api._settings import Settings
     from api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
+    configure_logging(args.log_format)
     try:
         settings = Settings(db=args.db, host=args.host, port=args.port)
         database = store.connect(args.db)
@@ -101,7 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             print(f"    actsearch submit --watch ... / curl -H 'Authorization: Bearer TOKEN' "
                   f"http://{args.host}:{args.port}/api/v1/jobs/{job_id}", flush=True)
         app = create_app(database=database, settings=settings)
-        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+        # log_config=None: uvicorn's records go through configure_logging's handler (text or JSON)
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                                               log_config=None))
 
         def on_signal(*_: object) -> None:
             # uvicorn handles the signal while it runs and raises it again once it has shut

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import threading
 from typing import Any
+
+from api._logging import FORMATS, configure_logging
 
 DEFAULT_DB = "sqlite:///actsearch.db"
 
@@ -28,6 +29,8 @@ def add_runner_options(p: argparse.ArgumentParser) -> None:
                    help="seconds an evaluation batch may run before it is killed (env ACTSEARCH_TIME_LIMIT)")
     p.add_argument("--device", default=os.environ.get("ACTSEARCH_DEVICE", "cpu"),
                    help="torch device of the child networks: cpu or cuda (env ACTSEARCH_DEVICE)")
+    p.add_argument("--log-format", choices=FORMATS, default=os.environ.get("ACTSEARCH_LOG_FORMAT", "text"),
+                   help="text, or json: one object a line with job_id/candidate_id fields (env ACTSEARCH_LOG_FORMAT)")
     p.add_argument("--lease", type=float, default=float(os.environ.get("ACTSEARCH_LEASE", "30")),
                    help="seconds a claimed job stays claimed without a heartbeat (env ACTSEARCH_LEASE)")
 
@@ -60,7 +63,7 @@ def make_runner(args: argparse.Namespace, database: Any) -> Any:
 def cmd_worker(args: argparse.Namespace) -> None:
     import store
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_format)
     database = store.connect(args.db)
     runner = make_runner(args, database)
     stop = threading.Event()

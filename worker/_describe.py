@@ -71,9 +71,11 @@ class Describer:
     caller's main module) and writes them to the store as they arrive. A description lost in a
     crash leaves the canonical form empty, and the resumed job asks for it again."""
 
-    def __init__(self, database: store.Database, *, active: Callable[[], bool]) -> None:
+    def __init__(self, database: store.Database, *, active: Callable[[], bool],
+                 log_extra: dict[str, Any] | None = None) -> None:
         self.database = database
         self.active = active
+        self.log_extra = log_extra or {}
         self._process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
 
@@ -88,7 +90,8 @@ class Describer:
         try:
             self._process.stdin.write(json.dumps({"id": candidate_id, "expr": expr_json}) + "\n")
         except BrokenPipeError:
-            log.warning("the describer process died; candidate %s stays undescribed", candidate_id)
+            log.warning("the describer process died; candidate %s stays undescribed", candidate_id,
+                        extra={"candidate_id": candidate_id})
 
     def _read(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
@@ -97,6 +100,8 @@ class Describer:
                 continue
             try:
                 answer = json.loads(line)
+                for warning in answer.get("warnings", ()):  # the child's log records, with ids added
+                    log.warning("%s", warning, extra={**self.log_extra, "candidate_id": answer["id"]})
                 with self.database.session() as session:
                     session.execute(update(store.Candidate).where(store.Candidate.id == answer["id"])
                                     .values(**answer["description"]))
@@ -118,6 +123,19 @@ class Describer:
             self._reader.join()
 
 
+class _CollectedRecords(logging.Handler):
+    """The child's log records, sent back with the answer so that the runner logs them in its
+    own format, with the job and candidate ids."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(message)s"))
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(self.format(record))
+
+
 DESCRIBE_SECONDS = 10.0  # sympy's simplify can run for minutes on deep nestings (sin^39(x))
 
 
@@ -131,8 +149,11 @@ def serve() -> None:
     falls back to the printed expression as its canonical form, so one pathological candidate
     cannot hold up the others."""
     signal.signal(signal.SIGALRM, _timed_out)
+    warnings = _CollectedRecords()
+    logging.getLogger().addHandler(warnings)
     for line in sys.stdin:
         request = json.loads(line)
+        warnings.records.clear()
         signal.setitimer(signal.ITIMER_REAL, DESCRIBE_SECONDS)
         try:
             description = slow_description(request["expr"])
@@ -142,7 +163,7 @@ def serve() -> None:
                            "properties": {}}
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        answer = {"id": request["id"], "description": description}
+        answer = {"id": request["id"], "description": description, "warnings": warnings.records}
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

@@ -63,12 +63,13 @@ class Dispatcher:
     nothing more (the job belongs to another runner now)."""
 
     def __init__(self, *, database: store.Database, executor: Executor, job_id: int, device: str,
-                 active: Callable[[], bool]) -> None:
+                 active: Callable[[], bool], runner: str | None = None) -> None:
         self.database = database
         self.executor = executor
         self.job_id = job_id
         self.device = device
         self.active = active
+        self.runner = runner
         self._lock = threading.Lock()
         self._outstanding: dict[int, Future[EvalOutcome]] = {}
 
@@ -107,7 +108,9 @@ class Dispatcher:
                 if last:
                     result.set_result(CandidateResult.of(done, cost))
             except BaseException as exc:  # noqa: BLE001 — the loop must hear of it, not hang
-                log.exception("recording evaluation %s of job %s failed", item.evaluation_id, self.job_id)
+                log.exception("recording evaluation %s of job %s failed", item.evaluation_id, self.job_id,
+                              extra={"job_id": self.job_id, "evaluation_id": item.evaluation_id,
+                                     "runner": self.runner})
                 if not result.done():
                     result.set_exception(exc)
 
@@ -135,6 +138,11 @@ class Dispatcher:
                 "evaluation_id": row.id, "candidate_id": row.candidate_id, "task": row.task, "seed": row.seed,
                 "steps": row.steps, "phase": row.phase, "status": row.status, "fitness": fitness,
                 "reason": row.reason, "wall_time": row.wall_time})
+        log.info("evaluation %s (%s, seed %s, %s steps): %s%s in %.1f s on %s", row.id, row.task, row.seed,
+                 row.steps, row.status, f" {fitness:.4f}" if fitness is not None else f" ({row.reason})",
+                 row.wall_time or 0.0, row.worker or "?",
+                 extra={"job_id": self.job_id, "candidate_id": row.candidate_id, "evaluation_id": row.id,
+                        "runner": self.runner})
 
     def cancel_outstanding(self) -> int:
         """Asks the executor to drop every evaluation still queued or running."""

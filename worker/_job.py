@@ -46,7 +46,7 @@ class JobRun:
         self.should_stop = should_stop
         self.active = active
         self.dispatcher = Dispatcher(database=database, executor=executor, job_id=job_id, device=device,
-                                     active=active)
+                                     active=active, runner=runner)
         with database.session() as session:
             job = store.get_job(session=session, job_id=job_id)
             assert job is not None, f"job {job_id} vanished"
@@ -56,7 +56,7 @@ class JobRun:
             self.phase = job.phase or "search"
         self.rungs = self.spec.rungs()
         self.candidate_ids: dict[str, int] = {}
-        self.describer = Describer(database, active=active)
+        self.describer = Describer(database, active=active, log_extra=self.ids())
         self.started = time.monotonic()
 
     # -- the whole job
@@ -75,6 +75,10 @@ class JobRun:
         finally:
             self.describer.close(wait=self.active() and not self.should_stop())
         return store.JOB_COMPLETED
+
+    def ids(self, **more: Any) -> dict[str, Any]:
+        """The ``extra=`` of this job's log records (see api/_logging.py)."""
+        return {"job_id": self.job_id, "runner": self.runner, **more}
 
     def elapsed_now(self) -> float:
         return self.elapsed + (time.monotonic() - self.started)
@@ -105,6 +109,9 @@ class JobRun:
                                     elapsed_seconds=self.elapsed_now())
                 store.append_event(session=session, job_id=self.job_id, kind="proposed", data={
                     "candidates": [{"id": c.id, "number": c.number, "expression": c.expression} for c in added]})
+            for candidate in added:
+                log.info("proposed candidate %s: %s", candidate.number, candidate.expression,
+                         extra=self.ids(candidate_id=candidate.id))
 
         def on_result(expr: Expr, result: CandidateResult) -> None:
             if not self.active():
@@ -144,7 +151,7 @@ class JobRun:
                 controller.tell([Result(expr, CandidateResult.of(rows, candidate.cost).fitness, candidate.cost)])
         if candidates:
             log.info("job %s resumes: %d candidates stored, %d to evaluate again", self.job_id,
-                     len(candidates), len(pending))
+                     len(candidates), len(pending), extra=self.ids())
         return pending, len(candidates)
 
     def scheduler(self) -> Any:
@@ -198,6 +205,8 @@ class JobRun:
                                             phase="confirm")
                 futures.append(self.submit(expr, rows, options, candidate.cost))
         if futures:
+            log.info("confirming %d candidates with %d seeds on %s", len(top), confirm.seeds,
+                     ", ".join(t[0] for t in tasks), extra=self.ids())
             self.event("confirm", {"candidates": [c.id for c in top], "seeds": confirm.seeds,
                                    "tasks": [t[0] for t in tasks]})
         waiting = set(futures)

@@ -63,7 +63,7 @@ class Runner:
             job_id, claims = job.id, job.claims
             store.append_event(session=session, job_id=job_id, kind="status",
                                data={"status": store.JOB_RUNNING, "runner": self.name, "claims": claims})
-        log.info("runner %s claimed job %s (claim %d)", self.name, job_id, claims)
+        log.info("claimed job %s (claim %d)", job_id, claims, extra={"job_id": job_id, "runner": self.name})
         lease = _Lease(self, job_id)
         lease.start()
         try:
@@ -80,7 +80,7 @@ class Runner:
                          active=lambda: not lease.lost.is_set(), runner=self.name)
             status = run.run()
         except Exception as exc:  # noqa: BLE001 — a broken job must not take the runner down
-            log.exception("job %s failed", job_id)
+            log.exception("job %s failed", job_id, extra={"job_id": job_id, "runner": self.name})
             return store.JOB_FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=-3)}"
         if status is not None:
             return status, None
@@ -90,18 +90,19 @@ class Runner:
 
     def _conclude(self, job_id: int, lease: _Lease, outcome: tuple[str, str | None] | None) -> None:
         if lease.lost.is_set():
-            log.warning("runner %s lost the lease of job %s; another runner owns it", self.name, job_id)
+            log.warning("lost the lease of job %s; another runner owns it", job_id,
+                        extra={"job_id": job_id, "runner": self.name})
             return
         with self.database.session() as session:
             if outcome is None:
                 store.release_job(session=session, job_id=job_id, runner=self.name)
-                log.info("runner %s released job %s", self.name, job_id)
+                log.info("released job %s", job_id, extra={"job_id": job_id, "runner": self.name})
                 return
             status, error = outcome
             if store.finish_job(session=session, job_id=job_id, runner=self.name, status=status, error=error):
                 store.append_event(session=session, job_id=job_id, kind="status",
                                    data={"status": status, "error": error})
-        log.info("job %s %s", job_id, status)
+        log.info("job %s %s", job_id, status, extra={"job_id": job_id, "runner": self.name})
 
 
 class _Lease:
@@ -135,4 +136,5 @@ class _Lease:
                     self.lost.set()
                     return
             except Exception:  # noqa: BLE001 — a database hiccup; the next beat tries again
-                log.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
+                log.warning("heartbeat of job %s failed", self.job_id, exc_info=True,
+                            extra={"job_id": self.job_id, "runner": self.runner.name})

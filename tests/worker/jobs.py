@@ -81,3 +81,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def assert_complete_and_exactly_once(database: store.Database, job_id: int, candidates: int) -> None:
+    """The job completed with ``candidates`` candidates, and every evaluation row was reported
+    finished exactly once: none lost, none run twice."""
+    row = job(database, job_id)
+    assert row.status == store.JOB_COMPLETED, row.error
+    assert len(rows(database, store.Candidate, job_id)) == candidates
+    evaluations = rows(database, store.Evaluation, job_id)
+    assert all(e.status != store.PENDING for e in evaluations)
+    reported = evaluation_events(database, job_id)
+    assert sorted(reported) == sorted(e.id for e in evaluations)  # none lost
+    assert set(reported.values()) == {1}  # none run twice

@@ -38,17 +38,6 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         process.wait(timeout=30)
 
 
-def assert_complete_and_exactly_once(database: store.Database, job_id: int, candidates: int) -> None:
-    job = jobs.job(database, job_id)
-    assert job.status == store.JOB_COMPLETED, job.error
-    assert len(jobs.rows(database, store.Candidate, job_id)) == candidates
-    evaluations = jobs.rows(database, store.Evaluation, job_id)
-    assert all(e.status != store.PENDING for e in evaluations)
-    reported = jobs.evaluation_events(database, job_id)
-    assert sorted(reported) == sorted(e.id for e in evaluations)  # none lost
-    assert set(reported.values()) == {1}  # none run twice
-
-
 def test_kill_9_mid_job_then_restart_completes_without_loss_or_repeats(tmp_path, processes):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     database = store.connect(url)
@@ -68,7 +57,7 @@ def test_kill_9_mid_job_then_restart_completes_without_loss_or_repeats(tmp_path,
     processes.append(second)
     assert second.wait(timeout=240) == 0, log.read_text()[-3000:]
     assert jobs.job(database, job_id).claims == 2
-    assert_complete_and_exactly_once(database, job_id, 12)
+    jobs.assert_complete_and_exactly_once(database, job_id, 12)
     database.dispose()
 
 
@@ -88,7 +77,7 @@ def test_two_runners_on_postgresql_share_the_queue_and_never_run_a_job_twice(pos
                   if e.kind == "status" and e.data.get("status") == store.JOB_RUNNING]
         assert len(claims) == 1
         runners |= set(claims)
-        assert_complete_and_exactly_once(database, job_id, 6)
+        jobs.assert_complete_and_exactly_once(database, job_id, 6)
     assert len(runners) == 2, f"both runners should have taken jobs: {runners}"
     database.dispose()
 
@@ -112,7 +101,7 @@ def test_a_ray_worker_killed_during_an_evaluation_is_retried_and_the_job_complet
         thread.join(timeout=300)
         assert not thread.is_alive()
         assert killed
-        assert_complete_and_exactly_once(database, job_id, 6)
+        jobs.assert_complete_and_exactly_once(database, job_id, 6)
         evaluations = jobs.rows(database, store.Evaluation, job_id)
         assert not [e for e in evaluations if e.status == store.FAILED], "the killed batch should be retried"
         executor.shutdown()

@@ -1,0 +1,213 @@
+"""The topology of docker-compose.yml as plain processes on this machine: a PostgreSQL server,
+a Ray head (``ray start --head``) and a second Ray node (``ray start --address``), two runners
+(``actsearch worker``) and the API (``actsearch serve --no-runner``). Two jobs are submitted
+over HTTP; evaluations must run on both Ray nodes; then the second node is killed while it runs an
+evaluation, as a lost machine, and both jobs must still complete with no evaluation lost or repeated."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import pytest
+
+import store
+from api.client import Client
+from tests.worker import jobs
+
+ROOT = Path(__file__).parents[2]
+RAY = str(Path(sys.executable).parent / "ray")
+ACTSEARCH = [sys.executable, "-m", "api.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Processes:
+    """Starts each process in its own session, so that stopping one kills its whole group (a
+    Ray node's raylet and worker processes with it); whatever is left is killed at teardown."""
+
+    def __init__(self, logs: Path, env: dict[str, str]) -> None:
+        self.logs = logs
+        self.env = env
+        self.started: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
+                                   start_new_session=True)
+        self.started[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def wait_for_line(self, name: str, pattern: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.log(name)):
+            if self.started[name].poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{name} did not print {pattern!r}:\n{self.log(name)[-3000:]}")
+            time.sleep(0.2)
+
+    def descendants(self, name: str) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.started[name].pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self, name: str) -> None:
+        """SIGKILL to the process, its group and every descendant (Ray's worker processes
+        start process groups of their own)."""
+        process = self.started[name]
+        descendants = self.descendants(name)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        process.wait(timeout=30)
+
+    def kill_all(self) -> None:
+        for name in reversed(list(self.started)):
+            self.kill(name)
+
+
+@pytest.fixture
+def ray_temp_dir() -> Iterator[Path]:
+    # Ray's unix sockets live under it, and a socket path may not exceed 107 bytes
+    path = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def processes(tmp_path) -> Iterator[Processes]:
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        # Ray's token authentication, as a deployment should run it: one secret for every node
+        # and every driver (docker-compose.yml passes RAY_AUTH_TOKEN to the same processes).
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        # Notice the lost node within seconds rather than Ray's default of about half a minute.
+        "RAY_health_check_period_ms": "1000",
+        "RAY_health_check_failure_threshold": "3",
+    }
+    env.pop("RAY_ADDRESS", None)
+    started = Processes(tmp_path, env)
+    yield started
+    started.kill_all()  # also when the test failed
+
+
+def ray_node_ports() -> list[str]:
+    # Each node on one machine needs its own agent and metrics ports (the defaults are fixed).
+    return [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+            f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}",
+            "--num-cpus=1", "--node-ip-address=127.0.0.1", "--block"]
+
+
+def node_of(worker: str | None) -> str:
+    """The Ray node id in an evaluation's ``worker`` (host:pid:node_id)."""
+    assert worker and worker.count(":") == 2, worker
+    return worker.rsplit(":", 1)[1]
+
+
+def spec(name: str) -> dict:
+    return {
+        "name": name, "space": jobs.SMALL_SPACE, "controller": {"kind": "random"},
+        "task": {"name": "mnist1d-mlp", "seeds": 1, "steps": 60},
+        # two candidates in flight per job: both runners keep both one-CPU nodes busy
+        "budget": {"candidates": 14, "in_flight": 2}, "confirm": {"top_k": 2, "seeds": 2}, "seed": len(name),
+    }
+
+
+def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres, processes, ray_temp_dir):
+    url = str(postgres.create_schema())
+    ray_port = free_port()
+    processes.start("ray-head", [RAY, "start", "--head", f"--port={ray_port}", "--include-dashboard=false",
+                                 f"--temp-dir={ray_temp_dir}", f"--ray-client-server-port={free_port()}",
+                                 *ray_node_ports()])
+    processes.wait_for_line("ray-head", "block forever", timeout=120)
+    processes.start("ray-node", [RAY, "start", f"--address=127.0.0.1:{ray_port}", *ray_node_ports()])
+    processes.wait_for_line("ray-node", "block forever", timeout=120)
+
+    token = subprocess.run([*ACTSEARCH, "token", "create", "--db", url, "--name", "ops", "--admin"],
+                           capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()[0]
+    api_port = free_port()
+    processes.start("api", [*ACTSEARCH, "serve", "--no-runner", "--db", url, "--port", str(api_port)])
+    for name in ("runner-1", "runner-2"):
+        processes.start(name, [*ACTSEARCH, "worker", "--db", url, "--ray-address", f"127.0.0.1:{ray_port}",
+                               "--eval-cpus", "1", "--lease", "10", "--log-format", "json"])
+    processes.wait_for_line("api", "serving at", timeout=120)
+
+    database = store.connect(url)
+    with Client(f"http://127.0.0.1:{api_port}", token) as client:
+        ids = [client.submit(spec(name))["id"] for name in ("cluster-a", "cluster-b")]
+
+        def finished(job_id: int) -> list[store.Evaluation]:
+            return [e for e in jobs.rows(database, store.Evaluation, job_id) if e.finished_at is not None]
+
+        def nodes_used() -> set[str]:
+            return {node_of(e.worker) for job_id in ids for e in finished(job_id)}
+
+        jobs.wait_for(lambda: len(nodes_used()) == 2, timeout=240, what="evaluations on both Ray nodes")
+        second_node = node_of_process(database, ids, processes.descendants("ray-node"))
+        jobs.wait_for(lambda: evaluating(processes.descendants("ray-node")), timeout=120,
+                      what="an evaluation running on the second node")
+        killed_at = datetime.now(UTC).replace(tzinfo=None)  # the store keeps naive UTC
+        running = [job_id for job_id in ids if client.job(job_id)["status"] == store.JOB_RUNNING]
+        processes.kill("ray-node")  # a lost machine: raylet and its workers die at once
+        assert running, "both jobs ended before the node was stopped; the test proves nothing"
+
+        for job_id in ids:
+            assert client.wait(job_id, timeout=300)["status"] == store.JOB_COMPLETED, (
+                processes.log("runner-1")[-3000:] + processes.log("runner-2")[-3000:])
+        for job_id in ids:
+            jobs.assert_complete_and_exactly_once(database, job_id, 14)
+            evaluations = jobs.rows(database, store.Evaluation, job_id)
+            # rejections are the evaluator's verdicts; a failure (worker_died) would be a loss
+            assert not [(e.id, e.reason, e.detail) for e in evaluations if e.status == store.FAILED]
+            assert len(client.leaderboard(job_id)["data"]) == 14
+        after = [e for job_id in running for e in finished(job_id) if e.finished_at > killed_at]
+        assert after and all(node_of(e.worker) != second_node for e in after)
+    database.dispose()
+
+
+def evaluating(processes: list[psutil.Process]) -> bool:
+    """Whether one of ``processes`` is a Ray worker running an evaluation batch (its title)."""
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            title = " ".join(process.cmdline())
+            if title.startswith("ray::") and "evaluate" in title and "IDLE" not in title:
+                return True
+    return False
+
+
+def node_of_process(database: store.Database, job_ids: list[int], processes: list[psutil.Process]) -> str:
+    """The Ray node id of the evaluations that ran in one of ``processes`` (a node's process
+    tree, read while it lives)."""
+    pids = {process.pid for process in processes}
+    for job_id in job_ids:
+        for evaluation in jobs.rows(database, store.Evaluation, job_id):
+            if evaluation.worker and evaluation.worker.count(":") == 2 and \
+                    int(evaluation.worker.split(":")[1]) in pids:
+                return node_of(evaluation.worker)
+    raise AssertionError("no evaluation ran in a worker process of the second node")
