@@ -84,6 +84,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
         database = store.connect(args.db)
     except (store.StoreError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    if args.processes < 1:
+        raise CliError(f"--processes must be at least 1, not {args.processes}")
+    if args.processes > 1 and not args.no_runner:
+        raise CliError("--processes above 1 needs --no-runner: the embedded runner lives in one process; "
+                       "run `actsearch worker` beside the API instead")
     stop, runner, thread = threading.Event(), None, None
     try:
         secret = first_token(database)
@@ -100,6 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             print(f"Demo search queued as job {job_id}: watch it in the dashboard, or with", flush=True)
             print(f"    actsearch submit --watch ... / curl -H 'Authorization: Bearer TOKEN' "
                   f"http://{args.host}:{args.port}/api/v1/jobs/{job_id}", flush=True)
+        if args.processes > 1:
+            _serve_processes(args)
+            return
         app = create_app(database=database, settings=settings)
         # log_config=None: uvicorn's records go through configure_logging's handler (text or JSON)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
@@ -123,6 +131,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
         database.dispose()
 
 
+def _serve_processes(args: argparse.Namespace) -> None:
+    """``--processes N``: uvicorn's supervisor runs N API processes on one socket, each built by
+    ``api.app.app_from_environment`` from the settings passed down in the environment."""
+    import uvicorn
+
+    os.environ.update({"ACTSEARCH_DB": args.db, "ACTSEARCH_LOG_FORMAT": args.log_format})
+    uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.processes, log_level=args.log_level, log_config=None)
+
+
 def add_parser(sub: Any) -> None:
     from api._worker_cmd import add_runner_options
 
@@ -132,6 +150,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("ACTSEARCH_PORT", "8000")),
                    help="port (env ACTSEARCH_PORT; default %(default)s)")
     p.add_argument("--no-runner", action="store_true", help="serve only; run jobs with `actsearch worker`")
+    p.add_argument("--processes", type=int, default=int(os.environ.get("ACTSEARCH_API_PROCESSES", "1")),
+                   help="API processes sharing the port (env ACTSEARCH_API_PROCESSES; above 1 needs --no-runner)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.add_argument("--demo", metavar="SPEC", default=None,
                    help="also queue this search (JSON/YAML JobSpec) once, e.g. examples/demo-search.json")

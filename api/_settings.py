@@ -33,5 +33,8 @@ class Settings(BaseSettings):
     # stream waits before a keep-alive comment (proxies drop idle connections after ~60 s).
     sse_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    # How long a rendered leaderboard page may be served again while its job records nothing
+    # new (any new result, status or phase renders it afresh); 0 turns the cache off.
+    leaderboard_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     # POST /expressions/parse: sympy may take minutes on a short formula; answer 422 instead.
     parse_seconds: float = Field(default=10.0, gt=0, le=600)

@@ -8,12 +8,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 
 import store
 from api._analyze import Analyzer
+from api._cache import ResponseCache
 from api._deps import Writer
 from api._errors import BodyLimit, install_error_handlers
 from api._settings import Settings
@@ -47,6 +49,7 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
     app.state.database = database
     app.state.settings = settings
     app.state.writer = Writer(database)
+    app.state.leaderboards = ResponseCache(seconds=settings.leaderboard_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     api = APIRouter(prefix=API_PREFIX)
@@ -55,3 +58,13 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
     app.include_router(api)
     app.include_router(dashboard.router)  # the web dashboard at / and its API operations
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one process of ``actsearch serve --processes N``: uvicorn starts each process
+    from this factory, with the settings the parent put into ``ACTSEARCH_*`` variables."""
+    from api._logging import configure_logging
+
+    configure_logging(os.environ.get("ACTSEARCH_LOG_FORMAT", "text"))
+    settings = Settings()
+    return create_app(database=store.connect(settings.db), settings=settings)

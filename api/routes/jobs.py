@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
 
 import store
 from api._auth import CurrentToken, Principal, owned_job
-from api._deps import DatabaseDep, SettingsDep, WriterDep
+from api._deps import DatabaseDep, LeaderboardCacheDep, SettingsDep, WriterDep
 from api._errors import Invalid, bad_text
 from api._schemas import (
     MAX_ID,
@@ -139,12 +139,19 @@ def cancel_job(job_id: JobId, principal: CurrentToken, writer: WriterDep) -> Job
 @router.get("/{job_id}/leaderboard", operation_id="get_leaderboard", response_model=LeaderboardPublic,
             responses=NOT_FOUND)
 def get_leaderboard(
-    job_id: JobId, principal: CurrentToken, database: DatabaseDep, limit: Limit = 50, offset: Offset = 0
-) -> LeaderboardPublic:
+    job_id: JobId, principal: CurrentToken, database: DatabaseDep, cache: LeaderboardCacheDep, limit: Limit = 50,
+    offset: Offset = 0
+) -> Response:
     """Candidates best first: by confirmed mean once confirmed, else by search fitness."""
     with database.session() as session:
-        owned_job(session, principal, job_id)
-        rows, count = store.leaderboard(session=session, job_id=job_id, limit=limit, offset=offset)
-        return LeaderboardPublic(
-            job_id=job_id, count=count, data=[leaderboard_row(offset + i + 1, row) for i, row in enumerate(rows)]
-        )
+        job = owned_job(session, principal, job_id)  # checked on every request, cached or not
+        key = (job_id, limit, offset, job.status, job.phase, job.updated_at, job.candidates_proposed,
+               job.evaluations_done)
+        body = cache.get(key)
+        if body is None:
+            rows, count = store.leaderboard(session=session, job_id=job_id, limit=limit, offset=offset)
+            page = LeaderboardPublic(job_id=job_id, count=count,
+                                     data=[leaderboard_row(offset + i + 1, row) for i, row in enumerate(rows)])
+            body = page.model_dump_json().encode()
+            cache.put(key, body)
+    return Response(body, media_type="application/json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -155,6 +156,36 @@ def test_cancel_a_running_job_requests_it(client: TestClient, tokens: Tokens, st
         store.claim_job(session=session, runner="r", lease_seconds=60)
     job = client.post(f"{JOBS}/{job_id}/cancel", headers=tokens.alice).json()
     assert job["status"] == "running" and job["cancel_requested"] is True
+
+
+def test_a_cached_leaderboard_shows_a_new_result_at_once(client: TestClient, tokens: Tokens, stored_job: StoredJob,
+                                                         database: store.Database) -> None:
+    job_id, ids = stored_job("alice")
+    url = f"{JOBS}/{job_id}/leaderboard"
+    first = client.get(url, headers=tokens.alice).json()
+    assert client.get(url, headers=tokens.alice).json() == first  # served again from the cache
+    with database.session() as session:  # the last candidate trains again and now wins
+        evaluation, _ = store.add_evaluation(session=session, candidate_id=ids[-1], task="mnist1d-mlp", seed=0,
+                                             steps=40)
+        store.finish_evaluation(session=session, evaluation_id=evaluation.id, status="ok", fitness=0.99,
+                                metrics={}, wall_time=0.5, worker="test")
+    again = client.get(url, headers=tokens.alice).json()
+    assert again["data"][0]["candidate_id"] == ids[-1] and again["data"][0]["fitness"] == pytest.approx(0.99)
+    assert client.get(url, headers=tokens.bob).status_code == 404  # the owner check is never cached
+
+
+def test_a_candidate_change_the_job_does_not_record_shows_within_the_cache_time(
+        client: TestClient, tokens: Tokens, stored_job: StoredJob, database: store.Database, app) -> None:
+    app.state.leaderboards.seconds = 0.2
+    job_id, ids = stored_job("alice")
+    url = f"{JOBS}/{job_id}/leaderboard"
+    client.get(url, headers=tokens.alice)
+    with database.session() as session:  # as the describer fills in a canonical form
+        session.get(store.Candidate, ids[0]).canonical = "x/(1 + exp(-x))"
+    deadline = time.monotonic() + 5
+    while client.get(url, headers=tokens.alice).json()["data"][0]["canonical"] != "x/(1 + exp(-x))":
+        assert time.monotonic() < deadline, "the cached page outlived its time limit"
+        time.sleep(0.05)
 
 
 def test_leaderboard_ranks_and_pages(client: TestClient, tokens: Tokens, stored_job: StoredJob) -> None:

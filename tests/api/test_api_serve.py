@@ -27,12 +27,12 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, db: str, *, runner: bool = False) -> None:
+    def __init__(self, db: str, *extra: str, runner: bool = False) -> None:
         self.port = free_port()
         # with a runner: evaluations in threads of the server (no Ray start-up in the test)
         mode = ["--executor", "local"] if runner else ["--no-runner"]
         self.process = subprocess.Popen(
-            [ACTSEARCH, "serve", *mode, "--port", str(self.port), "--db", db, "--log-level", "warning"],
+            [ACTSEARCH, "serve", *mode, "--port", str(self.port), "--db", db, "--log-level", "warning", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -92,3 +92,30 @@ def test_serve_prints_a_token_url_on_first_start_only(db: str) -> None:
         assert again.healthy().status_code == 200
     finally:
         assert again.stop() == 0
+
+
+def test_several_api_processes_share_the_port_and_the_store(db: str) -> None:
+    import psutil
+
+    served = Served(db, "--processes", "2")
+    try:
+        token = served.wait_for(r"/\?token=(\S+)").group(1)
+        assert served.healthy().status_code == 200
+        headers = {"Authorization": f"Bearer {token}"}
+        base = f"http://127.0.0.1:{served.port}/api/v1"
+        created = httpx.post(f"{base}/jobs", json={"name": "p", "budget": {"candidates": 5}}, headers=headers,
+                             timeout=120)
+        assert created.status_code == 202
+        # every process sees the job, whichever answers (fresh connections spread over them)
+        for _ in range(6):
+            assert httpx.get(f"{base}/jobs/{created.json()['id']}", headers=headers).json()["status"] == "queued"
+        children = psutil.Process(served.process.pid).children(recursive=True)
+        assert len([c for c in children if "spawn_main" in " ".join(c.cmdline())]) == 2
+    finally:
+        assert served.stop() == 0
+
+
+def test_several_api_processes_refuse_an_embedded_runner(db: str) -> None:
+    done = subprocess.run([ACTSEARCH, "serve", "--processes", "2", "--db", db], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "--processes above 1 needs --no-runner" in done.stderr
