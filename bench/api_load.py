@@ -7,7 +7,7 @@ leaderboard page (random offset), the job's status, job submission, and /healthz
 JSON line ``{"sqlite": {"leaderboard": {"p50_ms", "p99_ms", "rps", ...}, ...}, ...}``.
 Target: leaderboard p99 < 100 ms.
 
-    python bench/api_load.py [--candidates 100000] [--seconds 10] [--concurrency 50] [--pg-url URL]
+    python bench/api_load.py [--candidates 100000] [--seconds 10] [--concurrency 50] [--processes 1] [--pg-url URL]
 """
 
 from __future__ import annotations
@@ -74,11 +74,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, processes: int = 1) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen([ACTSEARCH, "serve", "--no-runner", "--db", url, "--port", str(self.port),
-                                         "--log-level", "warning"], stdout=subprocess.DEVNULL)
+                                         "--log-level", "warning", "--processes", str(processes)],
+                                        stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -131,7 +132,7 @@ def measure(url: str, args: argparse.Namespace, prepare: Callable[[], None] = la
     job_id, secret = fill(url, args.candidates)
     fill_seconds = time.perf_counter() - began
     prepare()
-    server = Server(url)
+    server = Server(url, args.processes)
     try:
         scenarios: dict[str, Callable[[random.Random], tuple[str, str, Any]]] = {
             "leaderboard": lambda rng: ("GET", f"/jobs/{job_id}/leaderboard?limit=50", None),
@@ -160,9 +161,11 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=1, help="API processes (actsearch serve --processes)")
     parser.add_argument("--pg-url", help="also measure on this PostgreSQL database (it gets a new job)")
     args = parser.parse_args()
     report: dict[str, Any] = {"candidates": args.candidates, "concurrency": args.concurrency,
+                              "processes": args.processes,
                               "seconds": args.seconds, "target_leaderboard_p99_ms": 100}
     with tempfile.TemporaryDirectory() as tmp:
         backends = {"sqlite": f"sqlite:///{tmp}/load.db"}

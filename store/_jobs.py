@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Executable, func, select, update
+from sqlalchemy import Executable, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,13 @@ def request_cancel(*, session: Session, job_id: int) -> Job | None:
 
 
 def count_active_jobs(*, session: Session, owner: str) -> int:
-    """Jobs of ``owner`` that are queued or running (for the per-token concurrency quota)."""
+    """Jobs of ``owner`` that are queued or running (for the per-token concurrency quota).
+
+    On PostgreSQL the count takes a transaction-scoped lock on the owner first, so that the
+    count and a following :func:`create_job` are atomic across API processes and machines.
+    (On SQLite every API process is on one machine; ``api`` serializes its own writers.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"actsearch-quota:{owner}"})
     query = select(func.count()).select_from(Job).where(Job.owner == owner, Job.status.in_(JOB_ACTIVE))
     return int(session.scalar(query) or 0)

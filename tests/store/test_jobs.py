@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -99,3 +100,27 @@ def test_count_active_jobs(database: Database, make_job: Callable[..., Job]) -> 
         assert store.count_active_jobs(session=session, owner="bob") == 1
         assert store.count_active_jobs(session=session, owner="nobody") == 0
     assert first.id < second.id
+
+
+def test_a_quota_count_and_the_job_it_admits_are_atomic_on_postgresql(postgres) -> None:
+    # Two API processes admitting jobs for one owner at once: the second count must wait
+    # for the first transaction, or both would see room for one more job.
+    database = store.connect(str(postgres.create_schema()))
+    try:
+        second_count: list[int] = []
+        with database.session() as session:
+            assert store.count_active_jobs(session=session, owner="alice") == 0
+            other = threading.Thread(target=lambda: second_count.append(_count(database, "alice")))
+            other.start()
+            other.join(timeout=0.5)
+            assert other.is_alive(), "the second count did not wait for the first transaction"
+            store.create_job(session=session, name="j", owner="alice", spec={"seed": 0})
+        other.join(timeout=30)
+        assert second_count == [1]
+    finally:
+        database.dispose()
+
+
+def _count(database: Database, owner: str) -> int:
+    with database.session() as session:
+        return store.count_active_jobs(session=session, owner=owner)
