@@ -29,6 +29,10 @@ def add_runner_options(p: argparse.ArgumentParser) -> None:
                    help="seconds an evaluation batch may run before it is killed (env ACTSEARCH_TIME_LIMIT)")
     p.add_argument("--device", default=os.environ.get("ACTSEARCH_DEVICE", "cpu"),
                    help="torch device of the child networks: cpu or cuda (env ACTSEARCH_DEVICE)")
+    p.add_argument("--wait-for-cluster", type=float,
+                   default=float(os.environ.get("ACTSEARCH_WAIT_FOR_CLUSTER", "600")),
+                   help="seconds to wait for Ray nodes with room for one evaluation batch "
+                        "(env ACTSEARCH_WAIT_FOR_CLUSTER; default %(default)s)")
     p.add_argument("--log-format", choices=FORMATS, default=os.environ.get("ACTSEARCH_LOG_FORMAT", "text"),
                    help="text, or json: one object a line with job_id/candidate_id fields (env ACTSEARCH_LOG_FORMAT)")
     p.add_argument("--lease", type=float, default=float(os.environ.get("ACTSEARCH_LEASE", "30")),
@@ -50,7 +54,8 @@ def make_executor(args: argparse.Namespace) -> Any:
     from worker import RayExecutor
 
     return RayExecutor(address=args.ray_address, num_cpus=args.eval_cpus, num_gpus=args.eval_gpus,
-                       time_limit=args.time_limit)
+                       time_limit=args.time_limit, ray_output_to_logging=args.log_format == "json",
+                       wait_seconds=args.wait_for_cluster)
 
 
 def make_runner(args: argparse.Namespace, database: Any) -> Any:

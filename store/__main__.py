@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from alembic import command
 
@@ -14,7 +15,8 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m store upgrade|revision ...``: a developer's entry to Alembic."""
     parser = argparse.ArgumentParser(prog="python -m store")
     parser.add_argument("action", choices=["upgrade", "revision", "current"])
-    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--url", default=os.environ.get("ACTSEARCH_DB", DEFAULT_URL),
+                        help="database URL (env ACTSEARCH_DB, as for actsearch serve and worker)")
     parser.add_argument("-m", "--message", default="")
     parser.add_argument("--autogenerate", action="store_true")
     args = parser.parse_args(argv)

@@ -48,7 +48,7 @@ class BatchQueue:
         self._cond = threading.Condition()
         self._groups: dict[tuple[Any, ...], list[tuple[EvalRequest, Future[EvalOutcome], float]]] = {}
         self._running: set[Batch] = set()
-        self._free = slots
+        self._slots = self._free = slots
         self._closed = False
         # Futures resolve on one delivery thread of ours: a caller's callbacks (a database
         # write per outcome) never run on, and never stall, a Ray thread or the scheduler.
@@ -97,6 +97,16 @@ class BatchQueue:
         except Exception:  # noqa: BLE001  (the futures are cancelled already; the slot is free)
             log.exception("could not stop a cancelled batch")
         return True
+
+    def resize(self, slots: int) -> None:
+        """Changes how many batches run at once (a cluster grew or shrank); running batches
+        beyond a smaller count finish undisturbed."""
+        if slots < 1:
+            raise ValueError(f"bad settings: slots={slots}")
+        with self._cond:
+            self._free += slots - self._slots
+            self._slots = slots
+            self._cond.notify()
 
     def close(self) -> None:
         """Cancels every outstanding future and stops running batches; idempotent."""

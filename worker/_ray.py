@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from typing import Any
@@ -43,6 +44,8 @@ from worker._executor import (
     describe_exception,
     run_batch,
 )
+
+log = logging.getLogger(__name__)
 
 _DETAIL_LIMIT = 2000  # Ray's error texts can carry whole remote tracebacks
 
@@ -66,7 +69,14 @@ class RayExecutor:
             the batch fails with reason "time_limit".
         max_retries: how often a batch whose worker died is run again before its requests fail
             with reason "worker_died".
-        capacity: requests to keep in flight; default: the cluster's slots × ``batch_size``.
+        capacity: requests to keep in flight; default: the cluster's slots × ``batch_size``,
+            read again at every job's start.
+        wait_seconds: how long to wait for a cluster without room for one batch (no worker
+            node has joined yet) before giving up with ValueError.
+        ray_output_to_logging: turn what Ray prints in this process (its workers' output, the
+            cluster's notices such as a lost node) into log records of the ``actsearch.ray``
+            logger, and let Ray's own ``ray`` logger propagate to the root handlers, for JSON
+            logs; by default Ray prints them itself.
 
     >>> ex = RayExecutor(toy_evaluate, num_cpus=1)  # doctest: +SKIP
     >>> ex.submit(EvalRequest("k", "x", "echo", {}, 0, 10)).result().worker  # doctest: +SKIP
@@ -76,7 +86,8 @@ class RayExecutor:
     def __init__(self, evaluate_batch: EvaluateBatch | None = None, *, address: str | None = None,
                  num_cpus: float = 1.0, num_gpus: float = 0.0, time_limit: float | None = None,
                  max_retries: int = 3, batch_size: int = 32, linger: float = 0.05,
-                 capacity: int | None = None) -> None:
+                 capacity: int | None = None, ray_output_to_logging: bool = False,
+                 wait_seconds: float = 0.0) -> None:
         import ray  # lazy: the API process never imports ray
 
         if evaluate_batch is None:
@@ -88,17 +99,37 @@ class RayExecutor:
         if self._owns_ray:
             address = address or os.environ.get("RAY_ADDRESS")
             local: dict[str, Any] = {"include_dashboard": False} if address is None else {}
+            if ray_output_to_logging:
+                _route_ray_output_to_logging()
             ray.init(address=address, ignore_reinit_error=True, logging_level=logging.WARNING, **local)
+            if ray_output_to_logging:  # ray.init gave the "ray" logger a handler of its own format
+                logging.getLogger("ray").handlers.clear()
+                logging.getLogger("ray").propagate = True
+        self._shape = (num_cpus, num_gpus)
+        self._fixed = capacity is not None  # e.g. an autoscaling cluster, whose resources now say little
         if capacity is None:
-            slots = _slots(ray.cluster_resources(), num_cpus, num_gpus)
+            slots = _wait_for_slots(num_cpus, num_gpus, wait_seconds)
             capacity = slots * batch_size
-        else:  # e.g. an autoscaling cluster, whose resources now say little
+        else:
             slots = max(1, math.ceil(capacity / batch_size))
-        self.capacity = capacity
+        self._capacity, self._batch_size = capacity, batch_size
         self._remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
                                   retry_exceptions=False, max_calls=0)(_evaluate_on_worker)
         self._queue = BatchQueue(self._begin, self._kill, slots=slots, batch_size=batch_size,
                                  linger=linger, time_limit=time_limit)
+
+    @property
+    def capacity(self) -> int:
+        """Requests worth keeping in flight: the cluster's slots now × ``batch_size``, so that
+        the next job uses nodes that joined since (read at every job's start)."""
+        if not self._fixed:
+            import ray
+
+            slots = _slots(ray.cluster_resources(), *self._shape)
+            if slots >= 1:
+                self._queue.resize(slots)
+                self._capacity = slots * self._batch_size
+        return self._capacity
 
     def submit(self, request: EvalRequest) -> Future[EvalOutcome]:
         return self._queue.submit(request)
@@ -137,6 +168,29 @@ class RayExecutor:
         return "its Ray worker was killed"
 
 
+def _route_ray_output_to_logging() -> None:
+    # Ray's driver prints its workers' output and the cluster's error notices ("(raylet) The
+    # node ... has missed too many heartbeats") straight to stdout/stderr, which breaks logs of
+    # one JSON object a line. Ray offers no hook for it, so its printer (looked up by name when
+    # called, and bound when ray.init connects) is replaced; if a Ray version renames it, Ray
+    # simply goes on printing.
+    from ray._private import worker as ray_worker
+
+    if not callable(getattr(ray_worker, "print_to_stdstream", None)):
+        return
+
+    def to_logging(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        level = logging.WARNING if data.get("is_err") or data.get("pid") == "raylet" else logging.INFO
+        source = data.get("task_name") or data.get("actor_name") or data.get("pid")
+        for line in data.get("lines", ()):
+            _cluster_log.log(level, "(%s) %s", source, line.rstrip())
+
+    ray_worker.print_to_stdstream = to_logging
+
+
+_cluster_log = logging.getLogger("actsearch.ray")
+
+
 def _reason(exc: BaseException) -> str:
     from ray import exceptions as rx
 
@@ -151,11 +205,26 @@ def _reason(exc: BaseException) -> str:
 
 
 def _slots(resources: Mapping[str, float], num_cpus: float, num_gpus: float) -> int:
-    """How many batches of this shape the cluster runs at once."""
+    """How many batches of this shape the cluster runs at once (0: not even one)."""
     counts = [resources.get(name, 0.0) / need for name, need in (("CPU", num_cpus), ("GPU", num_gpus))
               if need > 0]
-    slots = int(min(counts)) if counts else 1
-    if slots < 1:
-        raise ValueError(f"the Ray cluster ({dict(resources)}) cannot fit one batch with "
-                         f"num_cpus={num_cpus}, num_gpus={num_gpus}; pass capacity= for an autoscaling one")
+    return int(min(counts)) if counts else 1
+
+
+def _wait_for_slots(num_cpus: float, num_gpus: float, wait_seconds: float) -> int:
+    """The cluster's slots, once it has one: a runner may start before any worker node has
+    joined (``docker compose up`` starts them together)."""
+    import ray
+
+    deadline, told = time.monotonic() + wait_seconds, 0.0
+    while (slots := _slots(resources := ray.cluster_resources(), num_cpus, num_gpus)) < 1:
+        if time.monotonic() > deadline:
+            raise ValueError(f"the Ray cluster ({dict(resources)}) cannot fit one batch with num_cpus={num_cpus}, "
+                             f"num_gpus={num_gpus} after {wait_seconds:.0f} s; pass capacity= for an autoscaling one")
+        if time.monotonic() - told > 30:
+            log.warning("waiting for the Ray cluster to offer num_cpus=%s, num_gpus=%s (it has %s)", num_cpus,
+                        num_gpus, dict(resources))
+            told = time.monotonic()
+        time.sleep(1)
+    return slots
     return slots

@@ -7,6 +7,7 @@ evaluation, as a lost machine, and both jobs must still complete with no evaluat
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -186,8 +187,15 @@ def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres,
             # rejections are the evaluator's verdicts; a failure (worker_died) would be a loss
             assert not [(e.id, e.reason, e.detail) for e in evaluations if e.status == store.FAILED]
             assert len(client.leaderboard(job_id)["data"]) == 14
-        after = [e for job_id in running for e in finished(job_id) if e.finished_at > killed_at]
+        # (a result that was on its way when the node died is written a moment after the kill)
+        after = [e for job_id in running for e in finished(job_id) if e.finished_at > killed_at + timedelta(seconds=3)]
         assert after and all(node_of(e.worker) != second_node for e in after)
+    for name in ("runner-1", "runner-2"):  # --log-format json: every line an object; job lines carry ids
+        lines = [line for line in processes.log(name).splitlines() if line.strip()]
+        assert not [line for line in lines if not line.startswith("{")], "lines that are not JSON"
+        records = [json.loads(line) for line in lines]
+        evaluations = [r for r in records if r["message"].startswith("evaluation ")]
+        assert evaluations and all(r["job_id"] in ids and "candidate_id" in r for r in evaluations)
     database.dispose()
 
 

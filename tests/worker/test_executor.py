@@ -8,6 +8,7 @@ import logging
 import math
 import pickle
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -121,5 +122,41 @@ def test_a_done_callback_may_submit_again() -> None:
         executor.submit(make_request("first")).add_done_callback(chain)
         assert submitted.wait(10)
         assert results(second)[0].status == "ok"
+    finally:
+        executor.shutdown()
+
+
+def test_a_batch_queue_resized_up_starts_waiting_batches_at_once() -> None:
+    from worker._batching import BatchQueue
+
+    started: list[Any] = []
+    queue = BatchQueue(started.append, lambda batch: "stopped", slots=1, batch_size=1, linger=0.0, time_limit=None)
+    try:
+        futures = [queue.submit(make_request(key, task=f"t{key}")) for key in "ab"]  # two batches
+        wait_until(lambda: len(started) == 1)
+        time.sleep(0.2)
+        assert len(started) == 1  # one slot, still busy
+        queue.resize(2)
+        wait_until(lambda: len(started) == 2)
+        with pytest.raises(ValueError):
+            queue.resize(0)
+    finally:
+        queue.close()
+    assert all(f.cancelled() for f in futures)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_ray_capacity_follows_the_cluster_and_a_cluster_without_room_is_waited_for(ray_local: None) -> None:
+    with pytest.raises(ValueError, match=r"cannot fit one batch with num_cpus=4.*after 1 s"):
+        RayExecutor(toy_evaluate, num_cpus=4, wait_seconds=1.0)
+    executor = RayExecutor(toy_evaluate, num_cpus=1, batch_size=8)
+    try:
+        assert executor.capacity == 2 * 8  # ray_local offers 2 CPUs
     finally:
         executor.shutdown()
