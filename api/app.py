@@ -20,6 +20,7 @@ from api._deps import Writer
 from api._errors import BodyLimit, install_error_handlers
 from api._settings import Settings
 from api.routes import candidates, catalogue, dashboard, events, expressions, jobs, service
+from space import load_plugins
 
 API_PREFIX = "/api/v1"
 
@@ -66,5 +67,6 @@ def app_from_environment() -> FastAPI:
     from api._logging import configure_logging
 
     configure_logging(os.environ.get("ACTSEARCH_LOG_FORMAT", "text"))
+    load_plugins()
     settings = Settings()
     return create_app(database=store.connect(settings.db), settings=settings)

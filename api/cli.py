@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from space import PluginError, load_plugins
+
+    try:
+        load_plugins()  # before the parser: plug-in tasks and operators are valid arguments too
+    except PluginError as exc:
+        print(f"actsearch: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)

@@ -36,6 +36,7 @@ from space._operators import (
     get_operator,
 )
 from space._parse import MAX_LENGTH, ParseError, parse
+from space._plugins import PLUGINS_ENV, PluginError, load_plugins
 from space._properties import Properties, properties
 from space._space import Candidate, Space, SpaceError
 from space._torch import compile_function, compile_module, function_source, torch_source
@@ -74,6 +75,9 @@ __all__ = [
     "ExprError",
     "Operator",
     "ParseError",
+    "PLUGINS_ENV",
+    "PluginError",
+    "load_plugins",
     "call",
     "canonical",
     "canonical_text",

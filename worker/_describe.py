@@ -30,6 +30,7 @@ from space import (
     fingerprint,
     identify,
     identify_exact,
+    load_plugins,
     properties,
     to_latex,
     torch_source,
@@ -148,6 +149,7 @@ def serve() -> None:
     one answer per stdout line. A description that takes longer than ``DESCRIBE_SECONDS``
     falls back to the printed expression as its canonical form, so one pathological candidate
     cannot hold up the others."""
+    load_plugins()  # plug-in operators must be known to describe their candidates
     signal.signal(signal.SIGALRM, _timed_out)
     warnings = _CollectedRecords()
     logging.getLogger().addHandler(warnings)

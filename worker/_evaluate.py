@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from space import load_plugins
 from worker._executor import OK, EvalOutcome, EvalRequest, describe_exception, worker_id
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ _TASKS: dict[tuple[str, str], Task] = {}
 
 def evaluate_batch(requests: Sequence[EvalRequest]) -> list[EvalOutcome]:
     """One outcome per request, in order; one ``train_population`` call per compatible group."""
+    load_plugins()  # a Ray worker process imports only what unpickling this call needed
     _configure_threads()
     if any(r.device.startswith("cuda") for r in requests):
         _limit_gpu_memory()
