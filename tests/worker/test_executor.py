@@ -37,8 +37,9 @@ def ray_local() -> Iterator[None]:
 
 class TestRayExecutor(ExecutorContract):
     # The clock starts on submission (worker._ray), and the request after a kill waits for a new
-    # worker process: 1.5-3.1 s to start here under a load of 5-7 on 2 cores (0.4 s idle).
-    time_limit = 8.0
+    # worker process: 1.5-3.1 s to start here under a load of 5-7 on 2 cores (0.4 s idle), and
+    # more than 8 s (twice in a row) beside a benchmark using both cores.
+    time_limit = 12.0
 
     @pytest.fixture
     def executor_factory(self, ray_local: None) -> Callable[..., Executor]:
