@@ -56,8 +56,8 @@ def one_run(kind: str, space: Space, table: dict[str, float | None], top5: set[s
         trace.append(best)
         if hit is None and key in top5:
             hit = len(trace)
-            if len(trace) >= max(CHECKPOINTS):
-                break
+        if hit is not None and len(trace) >= max(CHECKPOINTS):
+            break  # both figures are known: the hit and the best-so-far at every checkpoint
     return hit, trace
 
 

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import warnings
@@ -109,12 +110,10 @@ class TPE(Controller):
         return optuna.create_study(direction="maximize")
 
     def _reseed(self) -> None:
-        import optuna
-
         with warnings.catch_warnings():  # multivariate/constant_liar are "experimental" in some versions
             warnings.simplefilter("ignore")
-            self._study.sampler = optuna.samplers.TPESampler(
-                seed=(self.seed * _SEED_STRIDE + len(self._trials)) % 2**32,
+            self._study.sampler = _fixed_space_sampler()(
+                self._distributions(), seed=(self.seed * _SEED_STRIDE + len(self._trials)) % 2**32,
                 n_startup_trials=self.n_startup_trials, multivariate=self.multivariate,
                 constant_liar=self.constant_liar,
             )
@@ -170,3 +169,28 @@ class TPE(Controller):
             self._trials.append([params, value, status])
             if status == "running":
                 self._open.setdefault(self._decode(params), []).append(number)
+
+
+@functools.cache
+def _fixed_space_sampler() -> type:
+    """The sampler class, built on first use (``import search`` does not import Optuna)."""
+    import optuna
+
+    class FixedSpaceTPESampler(optuna.samplers.TPESampler):
+        """TPE over a search space known in advance. A sampler is made afresh for every proposal
+        (seeded from the trial count, so that a resumed controller proposes exactly what the
+        original would have), and TPE's own search-space inference starts from scratch in each:
+        it walks every trial, for every parameter asked — quadratic in the trials, minutes per
+        proposal after a few thousand (duplicates count as trials). Every trial here asks the
+        same slots, so the inferred space is this one anyway (single-choice slots left out, as
+        TPE does)."""
+
+        def __init__(self, space: dict[str, Any], *, multivariate: bool, **kwargs: Any) -> None:
+            super().__init__(multivariate=multivariate, **kwargs)
+            self._fixed_space = {name: d for name, d in sorted(space.items()) if not d.single()}
+            self._fixed_multivariate = multivariate
+
+        def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+            return dict(self._fixed_space) if self._fixed_multivariate else {}
+
+    return FixedSpaceTPESampler
