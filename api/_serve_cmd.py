@@ -60,7 +60,7 @@ def submit_demo(database: Any, path: str) -> int:
         return store.create_job(session=session, name=spec["name"], owner="admin", spec=spec).id
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     # The first submission validates with the evaluator (torch) and the controllers: import
     # them now, in the background, instead of making that request wait seconds.
     try:
@@ -98,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             runner = make_runner(args, database)
             thread = threading.Thread(target=runner.run, kwargs={"stop": stop}, name="runner", daemon=True)
             thread.start()
-        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         _announce(args, secret)
         if args.demo:
             job_id = submit_demo(database, args.demo)

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # stream waits before a keep-alive comment (proxies drop idle connections after ~60 s).
     sse_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
+    # Requests one API process works on at once (its thread pool; the rest wait in arrival
+    # order). Python runs one thread at a time: with 40 threads (anyio's default) 50 clients
+    # made the leaderboard's p99 4x its median, with 2 it stays near it (bench/api_load.py).
+    # Scale with --processes; raise it for a PostgreSQL far away (threads wait on the network).
+    threads: int = Field(default=2, ge=1, le=1000)
     # How long a rendered leaderboard page may be served again while its job records nothing
     # new (any new result, status or phase renders it afresh); 0 turns the cache off.
     leaderboard_cache_seconds: float = Field(default=1.0, ge=0, le=60)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -41,6 +42,10 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # the sync routes run in this pool (see Settings.threads); parsing has its own
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         analyzer.close()
 
@@ -65,8 +70,10 @@ def app_from_environment() -> FastAPI:
     """The app of one process of ``actsearch serve --processes N``: uvicorn starts each process
     from this factory, with the settings the parent put into ``ACTSEARCH_*`` variables."""
     from api._logging import configure_logging
+    from api._serve_cmd import warm_up
 
     configure_logging(os.environ.get("ACTSEARCH_LOG_FORMAT", "text"))
     load_plugins()
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     settings = Settings()
     return create_app(database=store.connect(settings.db), settings=settings)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter
 
-from api._analyze import AnalysisError
+from api._analyze import AnalysisError, Analyzer
 from api._auth import CurrentToken
 from api._deps import AnalyzerDep
 from api._errors import Invalid, bad_text, jsonable
@@ -16,9 +18,18 @@ router = APIRouter(prefix="/expressions", tags=["expressions"], responses={
 })
 
 
+# Describing waits up to ACTSEARCH_PARSE_SECONDS on sympy (one child process, one at a time):
+# in threads of its own, so that slow parses never hold the small pool the other routes share.
+_PARSE_THREADS = anyio.CapacityLimiter(8)
+
+
 @router.post("/parse", operation_id="parse_expression", response_model=ParseResult)
-def parse_expression(request: ParseRequest, principal: CurrentToken, analyzer: AnalyzerDep) -> ParseResult:
+async def parse_expression(request: ParseRequest, principal: CurrentToken, analyzer: AnalyzerDep) -> ParseResult:
     """Canonical form, LaTeX, known-as, properties and fingerprint of an expression."""
+    return await anyio.to_thread.run_sync(_parse, request, analyzer, limiter=_PARSE_THREADS)
+
+
+def _parse(request: ParseRequest, analyzer: Analyzer) -> ParseResult:
     from space import ParseError, parse
 
     loc = ["body", "expression"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -70,6 +72,23 @@ def test_bad_expressions_are_422_naming_expression(client: TestClient, tokens: T
     assert response.status_code == 422
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "expression"] and message in error["msg"]
+
+
+def test_slow_parses_do_not_hold_the_pool_other_requests_share(database: store.Database, tokens: Tokens) -> None:
+    settings = Settings(db=database.url, parse_seconds=4, threads=1)
+    slow_body = {"expression": "sin(" * 39 + "x" + ")" * 39}
+    with TestClient(create_app(database=database, settings=settings)) as client:
+        slow = [threading.Thread(target=client.post, args=(f"{API}/expressions/parse",),
+                                 kwargs={"json": slow_body, "headers": tokens.alice}) for _ in range(2)]
+        for thread in slow:
+            thread.start()
+        time.sleep(0.5)  # both parses are waiting on sympy now
+        began = time.monotonic()
+        assert client.get(f"{API}/jobs", headers=tokens.alice).status_code == 200
+        assert time.monotonic() - began < 2, "a request waited for the slow parses"
+        assert all(thread.is_alive() for thread in slow)
+        for thread in slow:
+            thread.join(timeout=30)
 
 
 def test_an_expression_sympy_cannot_describe_in_time_is_422(database: store.Database, tokens: Tokens) -> None:
