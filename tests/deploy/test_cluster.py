@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -118,6 +119,20 @@ def processes(tmp_path) -> Iterator[Processes]:
     started.kill_all()  # also when the test failed
 
 
+def wait_until_healthy(base: str, processes: Processes, timeout: float) -> None:
+    # "serving at" is printed before uvicorn binds its port: ask the port itself
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if processes.started["api"].poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"the API did not answer:\n{processes.log('api')[-3000:]}")
+        time.sleep(0.2)
+
+
 def ray_node_ports() -> list[str]:
     # Each node on one machine needs its own agent and metrics ports (the defaults are fixed).
     return [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
@@ -134,9 +149,10 @@ def node_of(worker: str | None) -> str:
 def spec(name: str) -> dict:
     return {
         "name": name, "space": jobs.SMALL_SPACE, "controller": {"kind": "random"},
-        "task": {"name": "mnist1d-mlp", "seeds": 1, "steps": 60},
-        # two candidates in flight per job: both runners keep both one-CPU nodes busy
-        "budget": {"candidates": 14, "in_flight": 2}, "confirm": {"top_k": 2, "seeds": 2}, "seed": len(name),
+        "task": {"name": "mnist1d-mlp", "seeds": 1, "steps": 100},
+        # two candidates in flight per job: both runners keep both one-CPU nodes busy, for long
+        # enough that the second node is still at work once both nodes have results
+        "budget": {"candidates": 24, "in_flight": 2}, "confirm": {"top_k": 2, "seeds": 2}, "seed": len(name),
     }
 
 
@@ -157,7 +173,7 @@ def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres,
     for name in ("runner-1", "runner-2"):
         processes.start(name, [*ACTSEARCH, "worker", "--db", url, "--ray-address", f"127.0.0.1:{ray_port}",
                                "--eval-cpus", "1", "--lease", "10", "--log-format", "json"])
-    processes.wait_for_line("api", "serving at", timeout=120)
+    wait_until_healthy(f"http://127.0.0.1:{api_port}", processes, timeout=120)
 
     database = store.connect(url)
     with Client(f"http://127.0.0.1:{api_port}", token) as client:
@@ -182,11 +198,11 @@ def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres,
             assert client.wait(job_id, timeout=300)["status"] == store.JOB_COMPLETED, (
                 processes.log("runner-1")[-3000:] + processes.log("runner-2")[-3000:])
         for job_id in ids:
-            jobs.assert_complete_and_exactly_once(database, job_id, 14)
+            jobs.assert_complete_and_exactly_once(database, job_id, 24)
             evaluations = jobs.rows(database, store.Evaluation, job_id)
             # rejections are the evaluator's verdicts; a failure (worker_died) would be a loss
             assert not [(e.id, e.reason, e.detail) for e in evaluations if e.status == store.FAILED]
-            assert len(client.leaderboard(job_id)["data"]) == 14
+            assert len(client.leaderboard(job_id)["data"]) == 24
         # (a result that was on its way when the node died is written a moment after the kill)
         after = [e for job_id in running for e in finished(job_id) if e.finished_at > killed_at + timedelta(seconds=3)]
         assert after and all(node_of(e.worker) != second_node for e in after)
