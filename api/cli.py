@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -149,13 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from space import PluginError, load_plugins
+    if os.environ.get("ACTSEARCH_PLUGINS"):  # only then: importing space (sympy) adds 0.4 s to every command
+        from space import PluginError, load_plugins
 
-    try:
-        load_plugins()  # before the parser: plug-in tasks and operators are valid arguments too
-    except PluginError as exc:
-        print(f"actsearch: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        try:
+            load_plugins()  # before the parser: plug-in tasks and operators are valid arguments too
+        except PluginError as exc:
+            print(f"actsearch: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
