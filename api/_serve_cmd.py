@@ -98,7 +98,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
             runner = make_runner(args, database)
             thread = threading.Thread(target=runner.run, kwargs={"stop": stop}, name="runner", daemon=True)
             thread.start()
-        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         _announce(args, secret)
         if args.demo:
             job_id = submit_demo(database, args.demo)
@@ -106,8 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             print(f"    actsearch submit --watch ... / curl -H 'Authorization: Bearer TOKEN' "
                   f"http://{args.host}:{args.port}/api/v1/jobs/{job_id}", flush=True)
         if args.processes > 1:
-            _serve_processes(args)
+            _serve_processes(args)  # each API process warms itself up (api.app.app_from_environment)
             return
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
         app = create_app(database=database, settings=settings)
         # log_config=None: uvicorn's records go through configure_logging's handler (text or JSON)
         server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,

@@ -21,7 +21,6 @@ from api._deps import Writer
 from api._errors import BodyLimit, install_error_handlers
 from api._settings import Settings
 from api.routes import candidates, catalogue, dashboard, events, expressions, jobs, service
-from space import load_plugins
 
 API_PREFIX = "/api/v1"
 
@@ -71,6 +70,7 @@ def app_from_environment() -> FastAPI:
     from this factory, with the settings the parent put into ``ACTSEARCH_*`` variables."""
     from api._logging import configure_logging
     from api._serve_cmd import warm_up
+    from space import load_plugins
 
     configure_logging(os.environ.get("ACTSEARCH_LOG_FORMAT", "text"))
     load_plugins()

@@ -76,6 +76,7 @@ class TPE(Controller):
         self._min_units = space.units if space.min_units is None else space.min_units
         self._open: dict[Candidate, list[int]] = {}  # candidate -> its unanswered trial numbers, oldest first
         self._trials: list[list[Any]] = []  # [params, value | None, "complete" | "fail" | "running"]
+        self._slots = self._distributions()  # fixed by the space: built once
         self._study = self._new_study()
 
     # -- the encoding
@@ -113,7 +114,7 @@ class TPE(Controller):
         with warnings.catch_warnings():  # multivariate/constant_liar are "experimental" in some versions
             warnings.simplefilter("ignore")
             self._study.sampler = _fixed_space_sampler()(
-                self._distributions(), seed=(self.seed * _SEED_STRIDE + len(self._trials)) % 2**32,
+                self._slots, seed=(self.seed * _SEED_STRIDE + len(self._trials)) % 2**32,
                 n_startup_trials=self.n_startup_trials, multivariate=self.multivariate,
                 constant_liar=self.constant_liar,
             )
@@ -131,7 +132,7 @@ class TPE(Controller):
     # -- controller hooks
     def _propose(self, rng: random.Random) -> Candidate:
         self._reseed()
-        trial = self._study.ask(self._distributions())
+        trial = self._study.ask(self._slots)
         self._trials.append([dict(trial.params), None, "running"])
         candidate = self._decode(trial.params)
         key = fingerprint(self.space.to_expr(candidate))
@@ -159,7 +160,7 @@ class TPE(Controller):
     def _load(self, state: dict[str, Any]) -> None:
         from optuna.trial import TrialState, create_trial
 
-        distributions = self._distributions()
+        distributions = self._slots
         states = {"complete": TrialState.COMPLETE, "fail": TrialState.FAIL, "running": TrialState.RUNNING}
         self._study, self._trials, self._open = self._new_study(), [], {}
         for number, (params, value, status) in enumerate(state["trials"]):
