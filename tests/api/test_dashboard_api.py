@@ -6,17 +6,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
 
 import store
 from space import Space, evaluate, parse
 from tests.api.conftest import StoredJob, Tokens, append_events, finish
+from tests.api.fuzz import statuses_of_fuzzed_calls
 
 OPERATIONS = [("GET", "/api/v1/candidates/{candidate_id}/curve"), ("POST", "/api/v1/spaces/count"),
               ("GET", "/api/v1/jobs/{job_id}/insights")]
@@ -168,16 +164,5 @@ def test_no_input_is_a_server_error(app: FastAPI, tokens: Tokens, stored_job: St
                                     method: str, path: str) -> None:
     job_id, _ = stored_job("alice")
     finish(database, job_id)
-    operation = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)[path][method]
-    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
-    statuses: list[int] = []
-
-    @given(case=cases)
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-    def check(case: Any) -> None:
-        if case.headers:
-            case.headers.pop("Authorization", None)
-        statuses.append(case.call_and_validate(headers=tokens.alice, checks=[not_a_server_error]).status_code)
-
-    check()
+    statuses = statuses_of_fuzzed_calls(app, method, path, tokens.alice, examples=40)
     assert any(status < 300 for status in statuses), statuses
