@@ -64,9 +64,9 @@ class JobsPublic(BaseModel):
     count: int = Field(description="jobs matching the filters, all pages")
 
 
-class LeaderboardRow(BaseModel):
-    rank: int
-    candidate_id: int
+class CandidateFields(BaseModel):
+    """What a leaderboard row and a candidate share (filled by ``api._views``)."""
+
     number: int = Field(description="order of proposal within the job")
     expression: str
     canonical: str
@@ -83,31 +83,22 @@ class LeaderboardRow(BaseModel):
     properties: dict[str, Any]
 
 
+class LeaderboardRow(CandidateFields):
+    rank: int
+    candidate_id: int
+
+
 class LeaderboardPublic(BaseModel):
     job_id: int
     data: list[LeaderboardRow]
     count: int = Field(description="candidates of the job, all pages")
 
 
-class CandidatePublic(BaseModel):
+class CandidatePublic(CandidateFields):
     id: int
     job_id: int
-    number: int
     fingerprint: str
-    expression: str
-    canonical: str
-    latex: str
     torch_source: str = Field(description="the PyTorch code that was evaluated")
-    status: ResultStatus
-    fitness: float | None
-    fidelity: int | None
-    confirmed_mean: float | None
-    confirmed_std: float | None
-    confirmed_seeds: int
-    known_as: str | None
-    known_params: dict[str, Any] | None
-    cost: float | None
-    properties: dict[str, Any]
     created_at: datetime
 
 
