@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from evaluator._fused import FusedActivation, PopulationKernel, member_layout, parameter_pointers, population_kernel
+
 
 def _uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) -> None:
     with torch.no_grad():
@@ -114,22 +116,62 @@ class StackedActivation(nn.Module):
     """Member k's activation on member k's slice of ``split_dim``.
 
     ``activations[k]`` is a compiled candidate module whose per-channel parameters lie along
-    its ``channel_dim`` within the slice. (Running members on a thread pool was tried and
-    measured slower: every Python thread that enters an ATen parallel region brings its own
-    OpenMP team, and the idle teams' spinning slowed even later single-member runs.)
+    its ``channel_dim`` within the slice. On the CPU in fp32 all members run as one call of
+    fused C kernels (``evaluator._fused``) when they can; otherwise each member's PyTorch code
+    runs on its slice. (Running members on a thread pool was tried and measured slower: every
+    Python thread that enters an ATen parallel region brings its own OpenMP team, and the idle
+    teams' spinning slowed even later single-member runs.)
     """
 
     def __init__(self, activations: Sequence[nn.Module], split_dim: int) -> None:
         super().__init__()
         self.members = nn.ModuleList(activations)
         self.split_dim = split_dim
+        self._kernel: PopulationKernel | None | bool = False  # False: not built yet
+        self._layouts: dict[tuple[int, ...], torch.Tensor | None] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fused = self._fused(x)
+        if fused is not None:
+            return fused
         if len(self.members) == 1:
             out: torch.Tensor = self.members[0](x)
             return out
         chunks = x.chunk(len(self.members), dim=self.split_dim)
         return torch.cat([act(c) for act, c in zip(self.members, chunks, strict=True)], dim=self.split_dim)
+
+    def _fused(self, x: torch.Tensor) -> torch.Tensor | None:
+        if x.device.type != "cpu" or x.dtype != torch.float32 or not x.is_contiguous():
+            return None
+        if self._kernel is False:
+            self._kernel = self._build_kernel()
+        if self._kernel is None or self._kernel is True:
+            return None
+        layout = self._layout(tuple(x.shape))
+        if layout is None:
+            return None
+        params = [[getattr(m, name) for name in m.expr.params()] for m in self.members]
+        flat = [p for member in params for p in member]
+        return FusedActivation.apply(self._kernel, layout, parameter_pointers(params), x, *flat)  # type: ignore[no-any-return]
+
+    def _build_kernel(self) -> PopulationKernel | None:
+        exprs = [getattr(m, "expr", None) for m in self.members]
+        dims = {getattr(m, "channel_dim", None) for m in self.members}
+        if any(e is None for e in exprs) or len(dims) != 1:
+            return None
+        return population_kernel(exprs)  # type: ignore[arg-type]
+
+    def _layout(self, shape: tuple[int, ...]) -> torch.Tensor | None:
+        if shape not in self._layouts:
+            channel_dim = self.members[0].channel_dim
+            # the member modules' channel_dim counts in a member's slice, which has x's rank
+            layout = member_layout(shape, len(self.members), self.split_dim, channel_dim)
+            if layout is not None and not all(
+                p.numel() == layout[5] for m in self.members for p in m.parameters()
+            ):
+                layout = None  # scalar parameters: not a layout the kernels know
+            self._layouts[shape] = None if layout is None else torch.tensor(layout, dtype=torch.int64)
+        return self._layouts[shape]
 
 
 def reset_stacked(model: nn.Module, generators: Sequence[torch.Generator]) -> None:

@@ -1,0 +1,214 @@
+"""Fused population activations on the CPU: every member's candidate as one compiled C loop.
+
+``space._c_source`` writes the C (forward and reverse-mode backward of each expression); this
+module compiles it with the system C compiler into a shared library cached under
+``$ACTSEARCH_CACHE/kernels`` (keyed by the source, the compiler and the CPU), loads it with
+ctypes (which releases the GIL during the call) and wraps it in an autograd function.
+
+It is an accelerator, never a requirement: on another device or dtype (CUDA, bf16 autocast),
+for an operator without a C form (a plug-in's), without a working compiler, or with
+``ACTSEARCH_FUSED_KERNELS=0``, :func:`population_kernel` returns ``None`` and the members run
+their PyTorch code. Values and gradients equal the PyTorch code within float tolerance
+(tested per operator); a population trained fused therefore equals its members trained alone
+fused, and is close to, not bit-identical with, the same population trained unfused.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from evaluator._data import cache_dir
+from space import Expr
+from space._c_source import MAX_PARAMS, c_supported, population_source
+
+FUSED_ENV = "ACTSEARCH_FUSED_KERNELS"
+# -fno-tree-sink / -fno-thread-jumps: both passes move maths calls into branches (a select
+# around them, a clamp tested twice), and GCC does not vectorise loops with branches.
+_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-tree-sink", "-fno-thread-jumps", "-fopenmp", "-fPIC", "-shared")
+_LIBS = ("-lmvec", "-lm")
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return os.environ.get(FUSED_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+@functools.lru_cache(maxsize=1)
+def _compiler() -> tuple[str, str] | None:
+    """The C compiler (``$CC`` or cc/gcc) and its version line, or None."""
+    for name in (os.environ.get("CC"), "cc", "gcc"):
+        path = shutil.which(name) if name else None
+        if path:
+            try:
+                out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if out.returncode == 0:
+                return path, out.stdout.splitlines()[0] if out.stdout else ""
+    return None
+
+
+def _cpu_id() -> str:
+    # -march=native: a library built on one CPU must not be loaded on another (a shared cache)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return hashlib.sha256(line.encode()).hexdigest()[:16]
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+_FAILED: set[str] = set()
+
+
+def _build(source: str) -> ctypes.CDLL | None:
+    compiler = _compiler()
+    if compiler is None:
+        _warn_once("no C compiler (set CC or install gcc): candidates run as PyTorch ops, slower")
+        return None
+    key = hashlib.sha256("\n".join([source, *compiler, *_FLAGS, *_LIBS, _cpu_id()]).encode()).hexdigest()[:32]
+    if key in _FAILED:
+        return None
+    folder = str(cache_dir() / "kernels")
+    target = os.path.join(folder, f"pop_{key}.so")
+    if not os.path.exists(target):
+        os.makedirs(folder, exist_ok=True)
+        began = time.perf_counter()
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            src, lib = os.path.join(tmp, "pop.c"), os.path.join(tmp, "pop.so")
+            with open(src, "w") as f:
+                f.write(source)
+            out = subprocess.run([compiler[0], *_FLAGS, "-o", lib, src, *_LIBS],
+                                 capture_output=True, text=True, timeout=600)
+            if out.returncode != 0:
+                _FAILED.add(key)
+                _warn_once(f"compiling fused kernels failed, using PyTorch ops: {out.stderr.strip()[-2000:]}")
+                return None
+            os.replace(lib, target)  # atomic: concurrent builders of the same key agree
+        log.debug("compiled fused kernels %s in %.2f s", key, time.perf_counter() - began)
+    return ctypes.CDLL(target)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning(message)
+
+
+class PopulationKernel:
+    """The compiled kernels of one population: ``exprs[kinds[m]]`` is member m's candidate."""
+
+    def __init__(self, lib: ctypes.CDLL, kinds: Sequence[int]) -> None:
+        self.lib = lib
+        self.kinds = torch.tensor(list(kinds), dtype=torch.int32)
+        self._forward = lib.actsearch_forward
+        self._forward.restype = None
+        self._backward = lib.actsearch_backward
+        self._backward.restype = ctypes.c_int
+
+    def forward(self, x: torch.Tensor, layout: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        y = torch.empty_like(x)
+        self._forward(ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(y.data_ptr()),
+                      ctypes.c_void_p(layout.data_ptr()), ctypes.c_void_p(self.kinds.data_ptr()),
+                      ctypes.c_void_p(params.data_ptr()), ctypes.c_int(torch.get_num_threads()))
+        return y
+
+    def backward(self, x: torch.Tensor, gy: torch.Tensor, layout: torch.Tensor, params: torch.Tensor,
+                 param_grads: torch.Tensor) -> torch.Tensor:
+        gx = torch.empty_like(x)
+        status = self._backward(
+            ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(gy.data_ptr()), ctypes.c_void_p(gx.data_ptr()),
+            ctypes.c_void_p(layout.data_ptr()), ctypes.c_void_p(self.kinds.data_ptr()),
+            ctypes.c_void_p(params.data_ptr()), ctypes.c_void_p(param_grads.data_ptr()),
+            ctypes.c_int(torch.get_num_threads()))
+        if status != 0:
+            raise MemoryError("fused activation backward: out of memory")
+        return gx
+
+
+def population_kernel(exprs: Sequence[Expr]) -> PopulationKernel | None:
+    """Compiled kernels for members with candidates ``exprs`` (one per member), or None where
+    the members must run their PyTorch code (see the module docstring)."""
+    if not enabled() or not all(c_supported(e) for e in exprs):
+        return None
+    distinct = list(dict.fromkeys(exprs))
+    lib = _build(population_source(distinct))
+    if lib is None:
+        return None
+    return PopulationKernel(lib, [distinct.index(e) for e in exprs])
+
+
+def member_layout(shape: Sequence[int], k: int, split_dim: int, channel_dim: int) -> tuple[int, ...] | None:
+    """``(K, O, stride_o, member_stride, R, C, I)`` for member slices of a contiguous tensor
+    ``shape`` split in ``k`` along ``split_dim`` with channels on ``channel_dim`` of a slice;
+    None if the channel dimension lies before the split (not a layout the kernels walk)."""
+    nd = len(shape)
+    split, channel = split_dim % nd, channel_dim % nd
+    if channel < split or shape[split] % k:
+        return None
+    numel = 1
+    for s in shape:
+        numel *= s
+    outer = 1
+    for s in shape[:split]:
+        outer *= s
+    after_channel = 1
+    for s in shape[channel + 1 :]:
+        after_channel *= s
+    slice_numel = numel // outer // k  # one member's block within one outer index
+    channels = shape[channel] // k if channel == split else shape[channel]
+    if channels == 0 or slice_numel % (channels * after_channel):
+        return None
+    rows = slice_numel // (channels * after_channel)
+    return (k, outer, numel // outer, slice_numel, rows, channels, after_channel)
+
+
+class FusedActivation(torch.autograd.Function):
+    """``y = f_m(x_m)`` for every member m, with gradients for ``x`` and every parameter."""
+
+    @staticmethod
+    def forward(ctx: Any, kernel: PopulationKernel, layout: torch.Tensor, pointers: torch.Tensor,
+                x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+        ctx.kernel, ctx.layout, ctx.pointers = kernel, layout, pointers
+        ctx.save_for_backward(x, *params)
+        return kernel.forward(x, layout, pointers)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, gy: torch.Tensor) -> Any:
+        x, *params = ctx.saved_tensors
+        grads = [torch.empty_like(p) for p in params]
+        grad_pointers = torch.zeros_like(ctx.pointers)
+        flat = grad_pointers.view(-1)
+        slots = (ctx.pointers.view(-1) != 0).nonzero().view(-1).tolist()
+        for slot, g in zip(slots, grads, strict=True):
+            flat[slot] = g.data_ptr()
+        gx = ctx.kernel.backward(x, gy.contiguous(), ctx.layout, ctx.pointers, grad_pointers)
+        return (None, None, None, gx, *grads)
+
+
+def parameter_pointers(member_params: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+    """``[K, MAX_PARAMS]`` addresses of each member's parameters (0 where it has fewer)."""
+    table = torch.zeros(len(member_params), MAX_PARAMS, dtype=torch.int64)
+    for m, params in enumerate(member_params):
+        for k, p in enumerate(params):
+            table[m, k] = p.data_ptr()
+    return table

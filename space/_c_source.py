@@ -1,0 +1,458 @@
+"""Expression → C: one fused forward and backward kernel per candidate, for a whole population.
+
+Why: on a CPU, a candidate written as PyTorch ops costs one kernel launch (and one pass over
+memory) per operator and per member, forward and backward. For a population of 32 small MLPs
+that was ~800 launches per training step, each on 16k elements: more time than the matrix
+products. Here every candidate becomes a C loop that computes its value and, in the backward
+kernel, its derivatives by reverse-mode differentiation of the same tree, per element, in
+registers. GCC vectorises the loops with glibc's vector maths library (``libmvec``).
+
+The C code implements the *guarded* function of ``space._operators`` (the torch templates) with
+PyTorch's derivative conventions: clamp passes the gradient on its closed interval, relu/|x|/
+sign have derivative 0 at 0, max/min split the gradient between tied operands. A contract test
+checks every operator against the torch code, values and gradients. Inputs that are NaN stay
+NaN (the C comparisons would otherwise hide a diverging network from the rejection checks).
+
+:func:`population_source` returns a translation unit exporting
+
+    void actsearch_forward(const float *x, float *y, const int64_t *layout,
+                           const int32_t *kinds, const int64_t *params, int threads);
+    void actsearch_backward(const float *x, const float *gy, float *gx, const int64_t *layout,
+                            const int32_t *kinds, const int64_t *params,
+                            const int64_t *param_grads, int threads);
+
+``kinds[m]`` is member m's expression (an index into the ``exprs`` given), ``params`` and
+``param_grads`` hold ``MAX_PARAMS`` pointers per member (per-channel arrays of ``C`` floats), and
+``layout = (K, O, stride_o, member_stride, R, C, I)`` places member m's element (o, r, c, i) at
+``m*member_stride + o*stride_o + (r*C + c)*I + i``. Work is split into items of whole rows that
+do not depend on the thread count, and parameter gradients are summed item by item in a fixed
+order, so results are identical for any number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from space._expr import Expr
+from space._operators import (
+    DIV_EPS,
+    EXP_BETA_MAX,
+    EXP_MAX,
+    GAUSS_MAX,
+    HYPERBOLIC_MAX,
+    LOG_EPS,
+    SELU_ALPHA,
+    SELU_SCALE,
+    SQRT_EPS,
+)
+
+MAX_PARAMS = 8  # per expression; a candidate with more is trained by the PyTorch code
+ITEM_ELEMENTS = 16384  # elements per work item (about an L2-resident slice)
+
+
+def _f(value: float) -> str:
+    """A float literal in C (single precision)."""
+    if math.isinf(value):
+        return "INFINITY" if value > 0 else "(-INFINITY)"
+    if math.isnan(value):
+        return "NAN"
+    return f"((float){value!r})"
+
+
+@dataclass(frozen=True)
+class COp:
+    """An operator in C: ``value(a, b, beta, n)`` is its value and ``partials(y, a, b, beta, n)``
+    its partial derivatives with respect to each operand, then β (if it carries one). Operands
+    are names of local variables, so a template may repeat them freely; ``y`` names the value."""
+
+    value: Callable[..., str]
+    partials: Callable[..., tuple[str, ...]]
+
+
+def _unary(value: str, partial: str) -> COp:
+    return COp(lambda a, b, beta, n: value.format(a=a),
+               lambda y, a, b, beta, n: (partial.format(a=a, y=y),))
+
+
+_SQ = f"as_clamp({{a}}, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)})"
+_HYP = f"as_clamp({{a}}, {_f(-HYPERBOLIC_MAX)}, {_f(HYPERBOLIC_MAX)})"
+_SQRT_1_2 = _f(math.sqrt(0.5))
+
+C_OPERATORS: dict[str, COp] = {
+    "neg": _unary("-{a}", "-1.0f"),
+    "abs": _unary("fabsf({a})", "as_sign({a})"),
+    "square": _unary("{a} * {a}", "2.0f * {a}"),
+    "cube": _unary("{a} * {a} * {a}", "3.0f * ({a} * {a})"),
+    "sqrt": _unary(f"sqrtf(fmaxf(fabsf({{a}}), {_f(SQRT_EPS)}))",
+                   f"(fabsf({{a}}) >= {_f(SQRT_EPS)} ? as_sign({{a}}) * 0.5f / {{y}} : 0.0f)"),
+    "log_abs": _unary(f"logf(fabsf({{a}}) + {_f(LOG_EPS)})", f"as_sign({{a}}) / (fabsf({{a}}) + {_f(LOG_EPS)})"),
+    "exp": _unary(f"expf(fminf({{a}}, {_f(EXP_MAX)}))", f"({{a}} <= {_f(EXP_MAX)} ? {{y}} : 0.0f)"),
+    "sin": _unary("sinf({a})", "cosf({a})"),
+    "cos": _unary("cosf({a})", "-sinf({a})"),
+    "sinh": _unary(f"sinhf({_HYP})", f"as_in({{a}}, {_f(-HYPERBOLIC_MAX)}, {_f(HYPERBOLIC_MAX)}, coshf({_HYP}))"),
+    "cosh": _unary(f"coshf({_HYP})", f"as_in({{a}}, {_f(-HYPERBOLIC_MAX)}, {_f(HYPERBOLIC_MAX)}, sinhf({_HYP}))"),
+    "tanh": _unary("tanhf({a})", "1.0f - {y} * {y}"),
+    "asinh": _unary("asinhf({a})", "1.0f / sqrtf({a} * {a} + 1.0f)"),
+    "atan": _unary("atanf({a})", "1.0f / (1.0f + {a} * {a})"),
+    "sinc": _unary("as_sinc({a})", "as_dsinc({a})"),
+    "relu": _unary("({a} > 0.0f ? {a} : 0.0f)", "({a} > 0.0f ? 1.0f : 0.0f)"),
+    "min0": _unary("({a} < 0.0f ? {a} : 0.0f)", "({a} < 0.0f ? 1.0f : 0.0f)"),
+    "sigmoid": _unary("as_sigmoid({a})", "{y} * (1.0f - {y})"),
+    # torch's softplus (threshold 20): linear above, log1p(exp(x)) below
+    "softplus": _unary("as_select({a} > 20.0f, {a}, log1pf(expf({a})))", "as_select({a} > 20.0f, 1.0f, as_sigmoid({a}))"),
+    "gauss": _unary(f"expf(-({_SQ} * {_SQ}))",
+                    f"as_in({{a}}, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)}, -2.0f * {_SQ} * {{y}})"),
+    "erf": _unary("erff({a})", f"{_f(2.0 / math.sqrt(math.pi))} * expf(-({{a}} * {{a}}))"),
+    "gelu": _unary(f"0.5f * {{a}} * (1.0f + erff({{a}} * {_SQRT_1_2}))",
+                   f"0.5f * (1.0f + erff({{a}} * {_SQRT_1_2})) + {{a}} * {_f(1 / math.sqrt(2 * math.pi))}"
+                   " * expf(-0.5f * {a} * {a})"),
+    "softsign": _unary("{a} / (1.0f + fabsf({a}))", "1.0f / ((1.0f + fabsf({a})) * (1.0f + fabsf({a})))"),
+    "elu": _unary("as_select({a} > 0.0f, {a}, expm1f({a}))", "as_select({a} > 0.0f, 1.0f, expf({a}))"),
+    "selu": _unary(f"{_f(SELU_SCALE)} * as_select({{a}} > 0.0f, {{a}}, {_f(SELU_ALPHA)} * expm1f({{a}}))",
+                   f"as_select({{a}} > 0.0f, {_f(SELU_SCALE)}, {_f(SELU_SCALE * SELU_ALPHA)} * expf({{a}}))"),
+    "hardsigmoid": _unary("fminf(fmaxf({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
+                          "(({a} > -3.0f) & ({a} < 3.0f) ? 1.0f / 6.0f : 0.0f)"),
+    "hardswish": _unary("{a} * fminf(fmaxf({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
+                        "({a} < -3.0f ? 0.0f : ({a} <= 3.0f ? {a} / 3.0f + 0.5f : 1.0f))"),
+    "powi": COp(lambda a, b, beta, n: f"powf({a}, {_f(n)})",
+                lambda y, a, b, beta, n: (f"{_f(n)} * powf({a}, {_f(n - 1)})",)),
+    "beta_mul": COp(lambda a, b, beta, n: f"{beta} * {a}", lambda y, a, b, beta, n: (beta, a)),
+    "beta_add": COp(lambda a, b, beta, n: f"{a} + {beta}", lambda y, a, b, beta, n: ("1.0f", "1.0f")),
+    "add": COp(lambda a, b, beta, n: f"{a} + {b}", lambda y, a, b, beta, n: ("1.0f", "1.0f")),
+    "sub": COp(lambda a, b, beta, n: f"{a} - {b}", lambda y, a, b, beta, n: ("1.0f", "-1.0f")),
+    "mul": COp(lambda a, b, beta, n: f"{a} * {b}", lambda y, a, b, beta, n: (b, a)),
+    "div": COp(lambda a, b, beta, n: f"{a} / as_den({b})",
+               lambda y, a, b, beta, n: (f"1.0f / as_den({b})",
+                                         f"(fabsf({b}) < {_f(DIV_EPS)} ? 0.0f : -{a} / ({b} * {b}))")),
+    "max": COp(lambda a, b, beta, n: f"({a} > {b} ? {a} : {b})",
+               lambda y, a, b, beta, n: (f"as_tie({a}, {b})", f"as_tie({b}, {a})")),
+    "min": COp(lambda a, b, beta, n: f"({a} < {b} ? {a} : {b})",
+               lambda y, a, b, beta, n: (f"as_tie({b}, {a})", f"as_tie({a}, {b})")),
+    "sigmoid_mul": COp(lambda a, b, beta, n: f"as_sigmoid({a}) * {b}",
+                       lambda y, a, b, beta, n: (f"{b} * as_sigmoid({a}) * (1.0f - as_sigmoid({a}))",
+                                                 f"as_sigmoid({a})")),
+    "gauss_diff": COp(lambda a, b, beta, n: f"as_gauss_diff({a}, {b}, {beta})",
+                      lambda y, a, b, beta, n: (f"as_gauss_diff_da({a}, {b}, {beta}, {y})",
+                                                f"-as_gauss_diff_da({a}, {b}, {beta}, {y})",
+                                                f"as_gauss_diff_dbeta({a}, {b}, {beta}, {y})")),
+    "abs_exp_diff": COp(lambda a, b, beta, n: f"as_abs_exp_diff({a}, {b}, {beta})",
+                        lambda y, a, b, beta, n: (f"as_abs_exp_diff_da({a}, {b}, {beta}, {y})",
+                                                  f"-as_abs_exp_diff_da({a}, {b}, {beta}, {y})",
+                                                  f"as_abs_exp_diff_dbeta({a}, {b}, {beta}, {y})")),
+    "beta_mix": COp(lambda a, b, beta, n: f"{beta} * {a} + (1.0f - {beta}) * {b}",
+                    lambda y, a, b, beta, n: (beta, f"1.0f - {beta}", f"{a} - {b}")),
+}
+
+_PRELUDE = f"""\
+/* Generated by actsearch (space._c_source): fused population activation kernels. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* glibc's vector maths library (libmvec) has SIMD variants of these; declaring them lets GCC
+   vectorise the loops without -ffast-math (which would also drop NaN/inf semantics). They are
+   declared under other C names for the same symbols: as builtins, GCC would merge sinf(x) and
+   cosf(x) into a sincosf call that has no vector variant, and the loop would stay scalar. */
+#define AS_SIMD __attribute__((simd("notinbranch"), const, nothrow))
+#define AS_MATH(name) AS_SIMD float as_##name(float) __asm__(#name);
+AS_MATH(expf) AS_MATH(logf) AS_MATH(log1pf) AS_MATH(expm1f) AS_MATH(sinf) AS_MATH(cosf)
+AS_MATH(sinhf) AS_MATH(coshf) AS_MATH(tanhf) AS_MATH(asinhf) AS_MATH(atanf) AS_MATH(erff)
+AS_SIMD float as_powf(float, float) __asm__("powf");
+#define expf as_expf
+#define logf as_logf
+#define log1pf as_log1pf
+#define expm1f as_expm1f
+#define sinf as_sinf
+#define cosf as_cosf
+#define sinhf as_sinhf
+#define coshf as_coshf
+#define tanhf as_tanhf
+#define asinhf as_asinhf
+#define atanf as_atanf
+#define erff as_erff
+#define powf as_powf
+
+#define MAX_PARAMS {MAX_PARAMS}
+/* NaN where x is NaN, else 0: added to a result it propagates NaN inputs. (A select between x
+   and the result would let GCC move the maths calls into a branch and not vectorise.) */
+#define AS_NAN_OF(x) ((x) != (x) ? (x) : 0.0f)
+
+/* c ? a : b with both evaluated: a ternary around a maths call becomes a branch, and GCC
+   does not vectorise loops with branches */
+static inline float as_select(int c, float a, float b) {{
+    uint32_t m = -(uint32_t)(c != 0), ia, ib, r;  /* a bit blend: no branch for GCC to make */
+    float out;
+    memcpy(&ia, &a, 4); memcpy(&ib, &b, 4);
+    r = (ia & m) | (ib & ~m);
+    memcpy(&out, &r, 4);
+    return out;
+}}
+static inline float as_clamp(float v, float lo, float hi) {{ return v < lo ? lo : (v > hi ? hi : v); }}
+/* torch.clamp's gradient: passed on the closed interval, 0 outside */
+static inline float as_in(float v, float lo, float hi, float grad) {{ return as_select((v >= lo) & (v <= hi), grad, 0.0f); }}
+static inline float as_sign(float v) {{ return (v > 0.0f ? 1.0f : 0.0f) - (v < 0.0f ? 1.0f : 0.0f); }}
+static inline float as_sigmoid(float v) {{ return 1.0f / (1.0f + expf(-v)); }}
+/* d max(a, b) / da: 1 where a wins, 1/2 at a tie (torch.maximum/minimum split it) */
+static inline float as_tie(float a, float b) {{ return a > b ? 1.0f : (a == b ? 0.5f : 0.0f); }}
+static inline float as_den(float b) {{
+    return fabsf(b) < {_f(DIV_EPS)} ? (b < 0.0f ? {_f(-DIV_EPS)} : {_f(DIV_EPS)}) : b;
+}}
+/* sin(u)/u with its Taylor series to u^8 for |u| < 0.5, as space._operators' _sinc */
+static inline float as_sinc(float u) {{
+    int small = fabsf(u) < 0.5f;
+    float s = small ? 1.0f : u, u2 = small ? u * u : 0.0f;
+    float series = 1.0f - u2 / 6.0f * (1.0f - u2 / 20.0f * (1.0f - u2 / 42.0f * (1.0f - u2 / 72.0f)));
+    return as_select(small, series, sinf(s) / s);
+}}
+static inline float as_dsinc(float u) {{
+    int small = fabsf(u) < 0.5f;
+    float s = small ? 1.0f : u, u2 = small ? u * u : 0.0f;
+    float series = 2.0f * u * (-1.0f / 6.0f + u2 * (2.0f / 120.0f + u2 * (-3.0f / 5040.0f + u2 * (4.0f / 362880.0f))));
+    return as_select(small, series, cosf(s) / s - sinf(s) / (s * s));
+}}
+static inline float as_gauss_diff(float a, float b, float beta) {{
+    float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
+    return expf(fminf(-beta * (d * d), {_f(EXP_BETA_MAX)}));
+}}
+static inline float as_gauss_diff_da(float a, float b, float beta, float y) {{
+    float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
+    float g = (-beta * (d * d) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
+    return as_in(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)}, g * -beta * 2.0f * d);
+}}
+static inline float as_gauss_diff_dbeta(float a, float b, float beta, float y) {{
+    float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
+    float g = (-beta * (d * d) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
+    return -g * (d * d);
+}}
+static inline float as_abs_exp_diff(float a, float b, float beta) {{
+    return expf(fminf(-beta * fabsf(a - b), {_f(EXP_BETA_MAX)}));
+}}
+static inline float as_abs_exp_diff_da(float a, float b, float beta, float y) {{
+    float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
+    return g * -beta * as_sign(a - b);
+}}
+static inline float as_abs_exp_diff_dbeta(float a, float b, float beta, float y) {{
+    float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
+    return -g * fabsf(a - b);
+}}
+
+typedef void (*fwd_fn)(const float *restrict, float *restrict, int64_t, const float *const *, int64_t);
+typedef void (*bwd_fn)(const float *restrict, const float *restrict, float *restrict, int64_t,
+                       const float *const *, int64_t, float *const *);
+"""
+
+_DISPATCH = """
+typedef struct {
+    const float *x, *gy; float *y, *gx;
+    const int64_t *layout, *params; const int32_t *kinds;
+    float *partials; int64_t items_per_member, rows_per_item, n_items;
+    int backward, threads;
+} as_job;
+
+static void as_run_item(const as_job *job, int64_t item) {
+    const int64_t *L = job->layout;
+    int64_t O = L[1], stride_o = L[2], member_stride = L[3], R = L[4], C = L[5], I = L[6];
+    int64_t m = item / job->items_per_member, chunk = item % job->items_per_member;
+    int64_t rows = O * R, lo = chunk * job->rows_per_item;
+    int64_t hi = lo + job->rows_per_item < rows ? lo + job->rows_per_item : rows;
+    int kind = job->kinds[m];
+    const float *const *P = (const float *const *)(job->params + m * MAX_PARAMS);
+    float *G[MAX_PARAMS] = {0};
+    if (job->partials)  /* the backward pass: this item's own slice of parameter gradients */
+        for (int k = 0; k < MAX_PARAMS; k++) G[k] = job->partials + (item * MAX_PARAMS + k) * C;
+    for (int64_t row = lo; row < hi; row++) {
+        int64_t base = m * member_stride + (row / R) * stride_o + (row % R) * C * I;
+        if (I == 1) { /* channels last: one run over the channels, beta[c] per element */
+            if (job->backward) BWD_C[kind](job->x + base, job->gy + base, job->gx + base, C, P, 0, G);
+            else FWD_C[kind](job->x + base, job->y + base, C, P, 0);
+        } else { /* channels first: a run over the inner elements of each channel */
+            for (int64_t c = 0; c < C; c++) {
+                int64_t at = base + c * I;
+                if (job->backward) BWD_S[kind](job->x + at, job->gy + at, job->gx + at, I, P, c, G);
+                else FWD_S[kind](job->x + at, job->y + at, I, P, c);
+            }
+        }
+    }
+}
+
+/* OpenMP: linked as libgomp.so.1, the library PyTorch's CPU build already loaded, so these
+   are PyTorch's own intra-op threads. (Threads of our own fought with PyTorch's, which spin
+   for a while after every parallel operator: the kernels ran 3x slower inside a training step.)
+   Each item writes only its own outputs, so the schedule changes nothing in the results. */
+static void as_launch(const as_job *job) {
+    int threads = job->threads < 1 ? 1 : job->threads;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && job->n_items > 1)
+    for (int64_t item = 0; item < job->n_items; item++) as_run_item(job, item);
+}
+
+static void as_plan(as_job *job, const int64_t *layout) {
+    int64_t rows = layout[1] * layout[4], run = layout[5] * layout[6];
+    int64_t per = run > 0 ? ITEM_ELEMENTS / run : 1;
+    job->rows_per_item = per < 1 ? 1 : per;
+    job->items_per_member = rows > 0 ? (rows + job->rows_per_item - 1) / job->rows_per_item : 0;
+    job->n_items = layout[0] * job->items_per_member;
+}
+
+void actsearch_forward(const float *x, float *y, const int64_t *layout, const int32_t *kinds,
+                       const int64_t *params, int threads) {
+    as_job job; memset(&job, 0, sizeof job);
+    job.x = x; job.y = y; job.layout = layout; job.kinds = kinds; job.params = params;
+    job.threads = threads;
+    as_plan(&job, layout);
+    if (job.n_items > 0) as_launch(&job);
+}
+
+/* Parameter gradients: each item sums into its own slice of `partials`, then the slices are
+   added per member in item order, so the sum does not depend on the number of threads. */
+int actsearch_backward(const float *x, const float *gy, float *gx, const int64_t *layout,
+                       const int32_t *kinds, const int64_t *params, const int64_t *param_grads,
+                       int threads) {
+    as_job job; memset(&job, 0, sizeof job);
+    job.x = x; job.gy = gy; job.gx = gx; job.layout = layout; job.kinds = kinds;
+    job.params = params; job.threads = threads; job.backward = 1;
+    as_plan(&job, layout);
+    int64_t C = layout[5];
+    job.partials = calloc((size_t)(job.n_items * MAX_PARAMS * C + 1), sizeof(float));
+    if (!job.partials) return -1;
+    if (job.n_items > 0) as_launch(&job);
+    for (int64_t m = 0; m < layout[0]; m++) {
+        for (int k = 0; k < MAX_PARAMS; k++) {
+            float *out = (float *)(intptr_t)param_grads[m * MAX_PARAMS + k];
+            if (!out) continue;
+            for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
+            for (int64_t i = 0; i < job.items_per_member; i++) {
+                const float *part = job.partials + ((m * job.items_per_member + i) * MAX_PARAMS + k) * C;
+                for (int64_t c = 0; c < C; c++) out[c] += part[c];
+            }
+        }
+    }
+    free(job.partials);
+    return 0;
+}
+"""
+
+
+class _Tape:
+    """One expression as straight-line code: nodes in evaluation order, shared sub-trees once."""
+
+    def __init__(self, expr: Expr) -> None:
+        self.params = expr.params()
+        self.names: dict[Expr, str] = {}
+        self.nodes: list[Expr] = []
+        self._visit(expr)
+        self.root = self.names[expr]
+
+    def _visit(self, node: Expr) -> None:
+        if node in self.names:
+            return
+        for arg in node.args:
+            self._visit(arg)
+        if node.op == "x":
+            self.names[node] = "x"
+        elif node.op == "param":
+            self.names[node] = f"p{self.params.index(str(node.param))}"
+        elif node.op == "const":
+            assert node.value is not None
+            self.names[node] = _f(node.value)
+        else:
+            self.names[node] = f"v{len(self.nodes)}"
+            self.nodes.append(node)
+
+    def _operands(self, node: Expr) -> tuple[str, str, str, float]:
+        args = [self.names[a] for a in node.args] + ["", ""]
+        beta = f"p{self.params.index(node.param)}" if node.param else ""
+        return args[0], args[1], beta, node.value if node.value is not None else 0.0
+
+    def forward_lines(self) -> list[str]:
+        lines = []
+        for node in self.nodes:
+            a, b, beta, n = self._operands(node)
+            lines.append(f"const float {self.names[node]} = {C_OPERATORS[node.op].value(a, b, beta, n)};")
+        return lines
+
+    def backward_lines(self) -> list[str]:
+        """Adjoints ``g_<name>``: seeded with ``gy`` at the root, pushed to the leaves."""
+        lines = ["float g_x = 0.0f;"]
+        lines += [f"float g_p{k} = 0.0f;" for k in range(len(self.params))]
+        lines += [f"float g_{self.names[node]} = 0.0f;" for node in self.nodes]
+        if self.root == "x" or self.root.startswith("p"):
+            lines.append(f"g_{self.root} += gy;")
+        elif self.root.startswith("v"):
+            lines.append(f"g_{self.root} = gy;")
+        for node in reversed(self.nodes):
+            name = self.names[node]
+            a, b, beta, n = self._operands(node)
+            partials = C_OPERATORS[node.op].partials(name, a, b, beta, n)
+            targets = [self.names[arg] for arg in node.args] + ([beta] if beta else [])
+            for target, partial in zip(targets, partials, strict=True):
+                if target == "x" or target.startswith(("v", "p")):
+                    lines.append(f"g_{target} += g_{name} * ({partial});")
+        return lines
+
+
+def c_supported(expr: Expr) -> bool:
+    """Whether every operator of ``expr`` has a C form (and it has few enough parameters)."""
+    ops_known = all(n.op in C_OPERATORS for n in expr.walk() if n.op not in ("x", "param", "const"))
+    return ops_known and len(expr.params()) <= MAX_PARAMS
+
+
+def _kernels(index: int, expr: Expr) -> str:
+    tape = _Tape(expr)
+    loads = [f"const float p{k} = P[{k}][BIDX];" for k in range(len(tape.params))]
+    fwd = "\n        ".join(loads + tape.forward_lines())
+    bwd = "\n        ".join(["const float gy = GY[e];", *loads, *tape.forward_lines(), *tape.backward_lines()])
+    out = []
+    for suffix, bidx in (("c", "e"), ("s", "c0")):
+        # _c: channels last, parameter k of element e is P[k][e]; _s: one channel c0 per run
+        fwd_body = fwd.replace("BIDX", bidx)
+        bwd_body = bwd.replace("BIDX", bidx)
+        if suffix == "c":
+            accumulate = "".join(f"\n        G[{k}][e] += g_p{k};" for k in range(len(tape.params)))
+            reduction = ""
+            flush = ""
+        else:
+            accumulate = "".join(f"\n        acc{k} += g_p{k};" for k in range(len(tape.params)))
+            accs = ", ".join(f"acc{k}" for k in range(len(tape.params)))
+            reduction = (f"float {', '.join(f'acc{k} = 0.0f' for k in range(len(tape.params)))};\n    "
+                         f"#pragma omp simd reduction(+:{accs})\n    ") if tape.params else ""
+            flush = "".join(f"\n    G[{k}][c0] += acc{k};" for k in range(len(tape.params)))
+        out.append(f"""
+/* {expr} */
+static void fwd_{index}_{suffix}(const float *restrict X, float *restrict Y, int64_t n,
+                                 const float *const *P, int64_t c0) {{
+    (void)P; (void)c0;
+    for (int64_t e = 0; e < n; e++) {{
+        const float x = X[e];
+        {fwd_body}
+        Y[e] = {tape.root} + AS_NAN_OF(x);
+    }}
+}}
+static void bwd_{index}_{suffix}(const float *restrict X, const float *restrict GY, float *restrict GX,
+                                 int64_t n, const float *const *P, int64_t c0, float *const *G) {{
+    (void)P; (void)c0; (void)G;
+    {reduction}for (int64_t e = 0; e < n; e++) {{
+        const float x = X[e];
+        {bwd_body}
+        GX[e] = g_x + AS_NAN_OF(x);{accumulate}
+    }}{flush}
+}}""")
+    return "".join(out)
+
+
+def population_source(exprs: Sequence[Expr]) -> str:
+    """The C translation unit for a population whose members use ``exprs`` (distinct
+    expressions; members refer to them by index). Every expression must be :func:`c_supported`."""
+    unsupported = [str(e) for e in exprs if not c_supported(e)]
+    if unsupported:
+        raise ValueError(f"no C form for: {', '.join(unsupported)}")
+    parts = [_PRELUDE, f"#define ITEM_ELEMENTS {ITEM_ELEMENTS}\n"]
+    parts += [_kernels(i, e) for i, e in enumerate(exprs)]
+    for table, kind in (("FWD_C", "fwd_{}_c"), ("FWD_S", "fwd_{}_s"), ("BWD_C", "bwd_{}_c"), ("BWD_S", "bwd_{}_s")):
+        fn_type = "fwd_fn" if table.startswith("FWD") else "bwd_fn"
+        names = ", ".join(kind.format(i) for i in range(len(exprs)))
+        parts.append(f"\nstatic const {fn_type} {table}[] = {{{names}}};")
+    parts.append(_DISPATCH)
+    return "\n".join(parts)
