@@ -1,24 +1,30 @@
 """Population batching vs the one-at-a-time loop on ``mnist1d-mlp``: candidates per hour.
 
 Both sides train the same K random candidates of the Swish paper's one-unit space (rejection
-off, so every candidate costs a full evaluation) for ``--steps`` steps with the task's default
-budget otherwise, on this machine's cores; the one-at-a-time loop times ``--single``
-of them and extrapolates. Prints a table, then the JSON line:
+off, so every candidate costs a full evaluation) with the task's default budget (``--steps``
+overrides the step count), on this machine's cores; the one-at-a-time loop times ``--single``
+of them and extrapolates. Fused CPU kernels are compiled into an empty cache, so both sides
+pay for compiling their candidates as a search with new candidates does (``--no-fused``: the
+PyTorch code only). Prints a line per side, then the JSON line:
 ``{"single_per_hour": r1, "batched_per_hour": rK, "ratio": rK / r1, ...}``.
 
-    python bench/eval_throughput.py [--k 32] [--steps 600] [--device cuda] [--bf16]
+    python bench/eval_throughput.py [--k 32] [--steps N] [--single 6] [--device cuda] [--bf16] [--no-fused]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
-from evaluator import Member, RejectionPolicy, get_task, train_population
+from evaluator import Member, RejectionPolicy, _fused, get_task, train_population
 from evaluator._train import task_data
 from space import Space
 
@@ -39,19 +45,26 @@ def candidates(k: int, seed: int) -> list[Member]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=None, help="default: the task's budget")
     parser.add_argument("--single", type=int, default=6, help="candidates timed one at a time")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--no-fused", action="store_true", help="train with the PyTorch code only")
     args = parser.parse_args()
+    if args.no_fused:
+        os.environ[_fused.FUSED_ENV] = "0"
+    kernels = tempfile.mkdtemp(prefix="actsearch-bench-kernels-")
+    _fused.cache_dir = lambda: Path(kernels)  # an empty cache: compiling is part of the cost
 
     task = get_task("mnist1d-mlp")
+    args.steps = args.steps or task.budget.steps
     task_data(task, torch.device(args.device))
     members = candidates(args.k, seed=0)
     policy = RejectionPolicy.off()
-    # warm both paths up (allocator, thread pools) before either is timed
-    train_population(task, members[:1], steps=20, policy=policy, device=args.device)
-    train_population(task, members, steps=5, policy=policy, device=args.device)
+    # warm both paths up (allocator, thread pools) before either is timed, on other candidates
+    warm = candidates(args.k, seed=1)
+    train_population(task, warm[:1], steps=20, policy=policy, device=args.device)
+    train_population(task, warm, steps=5, policy=policy, device=args.device)
 
     began = time.perf_counter()
     for member in members[: args.single]:
@@ -63,18 +76,28 @@ def main() -> None:
     batched = (time.perf_counter() - began) / args.k
     ok = sum(r.status == "ok" for r in run.results)
 
+    compile_seconds = None
+    if _fused.enabled() and args.device == "cpu":
+        _fused.cache_dir = lambda: Path(tempfile.mkdtemp(dir=kernels))
+        began = time.perf_counter()
+        _fused.population_kernel([m.expr for m in members])
+        compile_seconds = round(time.perf_counter() - began, 2)
+
     result = {
         "task": task.name, "device": args.device, "k": args.k, "steps": args.steps,
         "threads": torch.get_num_threads(), "bf16": args.bf16,
+        "fused_kernels": _fused.enabled() and args.device == "cpu",
         "single_seconds_per_candidate": round(single, 4),
         "batched_seconds_per_candidate": round(batched, 4),
         "single_per_hour": round(3600 / single, 1),
         "batched_per_hour": round(3600 / batched, 1),
         "ratio": round(single / batched, 2),
         "batched_ok": ok,
+        "compile_seconds_k": compile_seconds,
     }
     print(f"one at a time: {single:.3f} s/candidate; K={args.k} batched: {batched:.3f} s/candidate")
     print(json.dumps(result))
+    shutil.rmtree(kernels, ignore_errors=True)
 
 
 if __name__ == "__main__":

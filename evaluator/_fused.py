@@ -144,13 +144,14 @@ class PopulationKernel:
         return gx
 
 
-def population_kernel(exprs: Sequence[Expr]) -> PopulationKernel | None:
-    """Compiled kernels for members with candidates ``exprs`` (one per member), or None where
-    the members must run their PyTorch code (see the module docstring)."""
+def population_kernel(exprs: Sequence[Expr], *, channels_last: bool = True) -> PopulationKernel | None:
+    """Compiled kernels for members with candidates ``exprs`` (one per member) on layouts with
+    ``I == 1`` (``channels_last``) or any ``I``, or None where the members must run their
+    PyTorch code (see the module docstring)."""
     if not enabled() or not all(c_supported(e) for e in exprs):
         return None
     distinct = list(dict.fromkeys(exprs))
-    lib = _build(population_source(distinct))
+    lib = _build(population_source(distinct, channels_last=channels_last))
     if lib is None:
         return None
     return PopulationKernel(lib, [distinct.index(e) for e in exprs])

@@ -127,7 +127,7 @@ class StackedActivation(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(activations)
         self.split_dim = split_dim
-        self._kernel: PopulationKernel | None | bool = False  # False: not built yet
+        self._kernels: dict[bool, PopulationKernel | None] = {}  # by channels_last
         self._layouts: dict[tuple[int, ...], torch.Tensor | None] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,32 +143,31 @@ class StackedActivation(nn.Module):
     def _fused(self, x: torch.Tensor) -> torch.Tensor | None:
         if x.device.type != "cpu" or x.dtype != torch.float32 or not x.is_contiguous():
             return None
-        if self._kernel is False:
-            self._kernel = self._build_kernel()
-        if self._kernel is None or self._kernel is True:
-            return None
         layout = self._layout(tuple(x.shape))
         if layout is None:
             return None
+        channels_last = bool(layout[6] == 1)
+        if channels_last not in self._kernels:
+            self._kernels[channels_last] = population_kernel([m.expr for m in self.members],
+                                                             channels_last=channels_last)
+        kernel = self._kernels[channels_last]
+        if kernel is None:
+            return None
         params = [[getattr(m, name) for name in m.expr.params()] for m in self.members]
         flat = [p for member in params for p in member]
-        return FusedActivation.apply(self._kernel, layout, parameter_pointers(params), x, *flat)  # type: ignore[no-any-return]
-
-    def _build_kernel(self) -> PopulationKernel | None:
-        exprs = [getattr(m, "expr", None) for m in self.members]
-        dims = {getattr(m, "channel_dim", None) for m in self.members}
-        if any(e is None for e in exprs) or len(dims) != 1:
-            return None
-        return population_kernel(exprs)  # type: ignore[arg-type]
+        return FusedActivation.apply(kernel, layout, parameter_pointers(params), x, *flat)  # type: ignore[no-any-return]
 
     def _layout(self, shape: tuple[int, ...]) -> torch.Tensor | None:
+        """The kernels' layout of ``x`` (see ``space._c_source``), or None where the members
+        run their PyTorch code: modules that are not compiled candidates, or whose per-channel
+        parameters do not lie along one channel dimension of the slice."""
         if shape not in self._layouts:
-            channel_dim = self.members[0].channel_dim
-            # the member modules' channel_dim counts in a member's slice, which has x's rank
-            layout = member_layout(shape, len(self.members), self.split_dim, channel_dim)
-            if layout is not None and not all(
-                p.numel() == layout[5] for m in self.members for p in m.parameters()
-            ):
+            dims = {getattr(m, "channel_dim", None) for m in self.members}
+            layout = None
+            if all(hasattr(m, "expr") for m in self.members) and len(dims) == 1 and None not in dims:
+                # the member modules' channel_dim counts in a member's slice, which has x's rank
+                layout = member_layout(shape, len(self.members), self.split_dim, dims.pop())  # type: ignore[arg-type]
+            if layout is not None and not all(p.numel() == layout[5] for m in self.members for p in m.parameters()):
                 layout = None  # scalar parameters: not a layout the kernels know
             self._layouts[shape] = None if layout is None else torch.tensor(layout, dtype=torch.int64)
         return self._layouts[shape]

@@ -265,16 +265,17 @@ static void as_run_item(const as_job *job, int64_t item) {
         for (int k = 0; k < MAX_PARAMS; k++) G[k] = job->partials + (item * MAX_PARAMS + k) * C;
     for (int64_t row = lo; row < hi; row++) {
         int64_t base = m * member_stride + (row / R) * stride_o + (row % R) * C * I;
-        if (I == 1) { /* channels last: one run over the channels, beta[c] per element */
-            if (job->backward) BWD_C[kind](job->x + base, job->gy + base, job->gx + base, C, P, 0, G);
-            else FWD_C[kind](job->x + base, job->y + base, C, P, 0);
-        } else { /* channels first: a run over the inner elements of each channel */
-            for (int64_t c = 0; c < C; c++) {
-                int64_t at = base + c * I;
-                if (job->backward) BWD_S[kind](job->x + at, job->gy + at, job->gx + at, I, P, c, G);
-                else FWD_S[kind](job->x + at, job->y + at, I, P, c);
-            }
+#if AS_CHANNELS_LAST  /* I == 1: one run over the channels, parameter k of element c is P[k][c] */
+        (void)I;
+        if (job->backward) BWD[kind](job->x + base, job->gy + base, job->gx + base, C, P, 0, G);
+        else FWD[kind](job->x + base, job->y + base, C, P, 0);
+#else  /* channels first: a run over the inner elements of each channel c, one parameter value */
+        for (int64_t c = 0; c < C; c++) {
+            int64_t at = base + c * I;
+            if (job->backward) BWD[kind](job->x + at, job->gy + at, job->gx + at, I, P, c, G);
+            else FWD[kind](job->x + at, job->y + at, I, P, c);
         }
+#endif
     }
 }
 
@@ -399,60 +400,56 @@ def c_supported(expr: Expr) -> bool:
     return ops_known and len(expr.params()) <= MAX_PARAMS
 
 
-def _kernels(index: int, expr: Expr) -> str:
+def _kernels(index: int, expr: Expr, channels_last: bool) -> str:
     tape = _Tape(expr)
-    loads = [f"const float p{k} = P[{k}][BIDX];" for k in range(len(tape.params))]
+    # channels last: parameter k of element e is P[k][e]; else one channel c0 per run
+    bidx = "e" if channels_last else "c0"
+    loads = [f"const float p{k} = P[{k}][{bidx}];" for k in range(len(tape.params))]
     fwd = "\n        ".join(loads + tape.forward_lines())
     bwd = "\n        ".join(["const float gy = GY[e];", *loads, *tape.forward_lines(), *tape.backward_lines()])
-    out = []
-    for suffix, bidx in (("c", "e"), ("s", "c0")):
-        # _c: channels last, parameter k of element e is P[k][e]; _s: one channel c0 per run
-        fwd_body = fwd.replace("BIDX", bidx)
-        bwd_body = bwd.replace("BIDX", bidx)
-        if suffix == "c":
-            accumulate = "".join(f"\n        G[{k}][e] += g_p{k};" for k in range(len(tape.params)))
-            reduction = ""
-            flush = ""
-        else:
-            accumulate = "".join(f"\n        acc{k} += g_p{k};" for k in range(len(tape.params)))
-            accs = ", ".join(f"acc{k}" for k in range(len(tape.params)))
-            reduction = (f"float {', '.join(f'acc{k} = 0.0f' for k in range(len(tape.params)))};\n    "
-                         f"#pragma omp simd reduction(+:{accs})\n    ") if tape.params else ""
-            flush = "".join(f"\n    G[{k}][c0] += acc{k};" for k in range(len(tape.params)))
-        out.append(f"""
+    ks = range(len(tape.params))
+    if channels_last:
+        reduction, flush = "", ""
+        accumulate = "".join(f"\n        G[{k}][e] += g_p{k};" for k in ks)
+    else:  # a parameter's gradient is summed over the run
+        accumulate = "".join(f"\n        acc{k} += g_p{k};" for k in ks)
+        accs = ", ".join(f"acc{k}" for k in ks)
+        reduction = (f"float {', '.join(f'acc{k} = 0.0f' for k in ks)};\n    "
+                     f"#pragma omp simd reduction(+:{accs})\n    ") if tape.params else ""
+        flush = "".join(f"\n    G[{k}][c0] += acc{k};" for k in ks)
+    return f"""
 /* {expr} */
-static void fwd_{index}_{suffix}(const float *restrict X, float *restrict Y, int64_t n,
-                                 const float *const *P, int64_t c0) {{
+static void fwd_{index}(const float *restrict X, float *restrict Y, int64_t n,
+                        const float *const *P, int64_t c0) {{
     (void)P; (void)c0;
     for (int64_t e = 0; e < n; e++) {{
         const float x = X[e];
-        {fwd_body}
+        {fwd}
         Y[e] = {tape.root} + AS_NAN_OF(x);
     }}
 }}
-static void bwd_{index}_{suffix}(const float *restrict X, const float *restrict GY, float *restrict GX,
-                                 int64_t n, const float *const *P, int64_t c0, float *const *G) {{
+static void bwd_{index}(const float *restrict X, const float *restrict GY, float *restrict GX,
+                        int64_t n, const float *const *P, int64_t c0, float *const *G) {{
     (void)P; (void)c0; (void)G;
     {reduction}for (int64_t e = 0; e < n; e++) {{
         const float x = X[e];
-        {bwd_body}
+        {bwd}
         GX[e] = g_x + AS_NAN_OF(x);{accumulate}
     }}{flush}
-}}""")
-    return "".join(out)
+}}"""
 
 
-def population_source(exprs: Sequence[Expr]) -> str:
+def population_source(exprs: Sequence[Expr], *, channels_last: bool) -> str:
     """The C translation unit for a population whose members use ``exprs`` (distinct
-    expressions; members refer to them by index). Every expression must be :func:`c_supported`."""
+    expressions; members refer to them by index). Every expression must be :func:`c_supported`.
+    ``channels_last``: the layout has ``I == 1`` (dense layers); else channels are followed by
+    inner elements (convolutions), walked one channel at a time."""
     unsupported = [str(e) for e in exprs if not c_supported(e)]
     if unsupported:
         raise ValueError(f"no C form for: {', '.join(unsupported)}")
-    parts = [_PRELUDE, f"#define ITEM_ELEMENTS {ITEM_ELEMENTS}\n"]
-    parts += [_kernels(i, e) for i, e in enumerate(exprs)]
-    for table, kind in (("FWD_C", "fwd_{}_c"), ("FWD_S", "fwd_{}_s"), ("BWD_C", "bwd_{}_c"), ("BWD_S", "bwd_{}_s")):
-        fn_type = "fwd_fn" if table.startswith("FWD") else "bwd_fn"
-        names = ", ".join(kind.format(i) for i in range(len(exprs)))
-        parts.append(f"\nstatic const {fn_type} {table}[] = {{{names}}};")
+    parts = [_PRELUDE, f"#define ITEM_ELEMENTS {ITEM_ELEMENTS}\n#define AS_CHANNELS_LAST {int(channels_last)}\n"]
+    parts += [_kernels(i, e, channels_last) for i, e in enumerate(exprs)]
+    parts.append(f"\nstatic const fwd_fn FWD[] = {{{', '.join(f'fwd_{i}' for i in range(len(exprs)))}}};")
+    parts.append(f"\nstatic const bwd_fn BWD[] = {{{', '.join(f'bwd_{i}' for i in range(len(exprs)))}}};")
     parts.append(_DISPATCH)
     return "\n".join(parts)

@@ -1,0 +1,214 @@
+"""Fused C kernels (``evaluator._fused`` from ``space._c_source``): the contract they keep.
+
+Every candidate also has its PyTorch code (what is stored and exported); the kernels must
+compute the same function and the same gradients, for x and for every β, on every layout the
+tasks use, and fall back to that code wherever they cannot run. Differential tests throughout.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Sequence
+
+import pytest
+import torch
+
+from evaluator import Member, RejectionPolicy, _fused, get_task, train_population
+from evaluator._stacked import StackedActivation
+from space import OPERATORS, Expr, Space, compile_module, parse
+from space._c_source import C_OPERATORS, c_supported
+
+pytestmark = pytest.mark.skipif(_fused._compiler() is None, reason="needs a C compiler")
+
+# kinks, guard boundaries (sinc's series, softplus's threshold, exp/sinh/gauss clamps) and the
+# guarded range's ends, on both sides
+SPECIAL = [0.0, -0.0, 1e-7, -1e-7, 0.25, -0.25, 0.4999, 0.5, -0.5, 1.0, -1.0, 2.9, -2.9, 3.0, -3.0, 3.1,
+           -3.1, 19.9, 20.0, 20.1, -20.1, 79.0, 80.0, 81.0, -81.0, 99.0, 101.0, -101.0, 1e3, -1e3, 1e4, -1e4]
+
+
+@pytest.fixture(autouse=True)
+def _kernel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path_factory.getbasetemp() / "kernels"  # one per session: tests share builds
+    monkeypatch.setattr(_fused, "cache_dir", lambda: folder)
+
+
+def _site(exprs: Sequence[Expr], shape: tuple[int, ...], split_dim: int, channel_dim: int,
+          seed: int = 0) -> StackedActivation:
+    k = len(exprs)
+    channels = shape[channel_dim] // k if channel_dim % len(shape) == split_dim % len(shape) else shape[channel_dim]
+    gen = torch.Generator().manual_seed(seed)
+    acts = [compile_module(e, num_channels=channels, channel_dim=channel_dim) for e in exprs]
+    with torch.no_grad():
+        for act in acts:
+            for p in act.parameters():  # away from the inits, so every β matters
+                p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
+    return StackedActivation(acts, split_dim)
+
+
+def _both(site: StackedActivation, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(values, x-gradient, β-gradients) fused, then by the members' PyTorch code."""
+    out = []
+    gy = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    for fused in (True, False):
+        if not fused:
+            site._fused = lambda x: None  # type: ignore[method-assign]  # the members' own code
+        site.zero_grad()
+        xg = x.detach().clone().requires_grad_()
+        y = site(xg)
+        y.backward(gy)
+        out.append([y.detach(), xg.grad, *[p.grad if p.grad is not None else torch.zeros_like(p)
+                                           for p in site.parameters()]])
+    del site._fused
+    return out[0], out[1]
+
+
+def _close(got: torch.Tensor, want: torch.Tensor, rtol: float, what: str) -> None:
+    scale = want.abs().nan_to_num(posinf=0, neginf=0).max().clamp(min=1.0)
+    err = (got - want).abs()
+    bad = ~((err <= rtol * want.abs() + rtol * 1e-2 * scale) | (got.isnan() & want.isnan()) | (got == want))
+    assert not bad.any(), f"{what}: fused {got[bad][:5].tolist()} vs torch {want[bad][:5].tolist()}"
+
+
+def _operator_cases() -> list[tuple[str, str]]:
+    cases = []
+    for name, op in OPERATORS.items():
+        if not op.in_tree:
+            continue
+        if name == "powi":
+            text = "x^5"
+        elif op.arity == 1:
+            text = f"{name}(x)" if not op.has_beta else {"beta_mul": "beta*x", "beta_add": "x + beta"}[name]
+        else:
+            # two different operands, so both partial derivatives are checked
+            text = {"add": "x + tanh(x)", "sub": "x - tanh(x)", "mul": "x * tanh(x)", "div": "x / tanh(x)",
+                    "max": "max(x, tanh(x))", "min": "min(x, tanh(x))"}.get(name)
+            if text is None:
+                text = _binary_text(name)
+        cases.append((name, text))
+    return cases
+
+
+def _binary_text(name: str) -> str:
+    from space import X, call
+
+    return str(call(name, X, call("tanh", X), param="beta" if OPERATORS[name].has_beta else None))
+
+
+def test_every_operator_has_a_c_form() -> None:
+    # an operator without one still trains (its PyTorch code runs), but a population holding it
+    # loses the fused speed: adding an operator means adding its C form
+    assert {n for n, op in OPERATORS.items() if op.in_tree} <= set(C_OPERATORS)
+
+
+@pytest.mark.parametrize(("name", "text"), _operator_cases(), ids=[c[0] for c in _operator_cases()])
+def test_operator_matches_torch_values_and_gradients(name: str, text: str) -> None:
+    expr = parse(text)
+    assert name in expr.operators() and c_supported(expr)
+    values = torch.tensor(SPECIAL, dtype=torch.float32)
+    x = torch.cat([values, torch.randn(4 * 3 * 64 - len(SPECIAL), generator=torch.Generator().manual_seed(2)) * 3])
+    site = _site([expr, parse("sin(x)"), expr, expr], (4, 3, 64), split_dim=0, channel_dim=-1)
+    fused, ref = _both(site, x.reshape(4, 3, 64))
+    for what, got, want in zip(["value", "d/dx", *(f"d/d{n}" for n, _ in site.named_parameters())], fused, ref,
+                               strict=True):
+        _close(got, want, 2e-5 if what == "value" else 1e-4, f"{text} {what}")
+
+
+def _random_exprs(count: int, seed: int) -> list[Expr]:
+    rng = random.Random(seed)
+    unary = tuple(n for n, op in OPERATORS.items() if op.arity == 1 and op.searchable)
+    binary = tuple(n for n, op in OPERATORS.items() if op.arity == 2 and op.searchable)
+    spaces = [Space(unary=unary, binary=binary, units=2, min_units=1),
+              Space(form="tree", unary=tuple(u for u in unary if u not in ("x", "beta")), binary=binary,
+                    constants=(0.5, 2.0), max_size=11, max_depth=5)]
+    out: list[Expr] = []
+    while len(out) < count:
+        space = spaces[len(out) % 2]
+        expr = space.to_expr(space.sample(rng))
+        if expr.depends_on_x():
+            out.append(expr)
+    return out
+
+
+@pytest.mark.parametrize(("shape", "split_dim", "channel_dim"), [
+    ((8, 16, 24), 0, -1),          # MLP: [K, B, H]
+    ((6, 8 * 4, 5, 5), 1, 1),      # CNN: [B, K*C, H, W]
+    ((8, 3, 7, 12), 0, -1),        # transformer: [K, B, T, C]
+], ids=["mlp", "cnn", "sequence"])
+def test_random_expressions_match_torch_on_every_layout(shape: tuple[int, ...], split_dim: int, channel_dim: int) -> None:
+    k = shape[split_dim] if split_dim == 0 else 8
+    for batch in range(3):
+        exprs = _random_exprs(k, seed=10 * batch + len(shape))
+        site = _site(exprs, shape, split_dim, channel_dim, seed=batch)
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(batch)) * 2
+        fused, ref = _both(site, x)
+        for what, got, want in zip(["value", "d/dx", *(n for n, _ in site.named_parameters())], fused, ref,
+                                   strict=True):
+            _close(got, want, 1e-3, f"{what} of {[str(e) for e in exprs]}")
+
+
+def test_results_do_not_depend_on_the_number_of_threads() -> None:
+    exprs = _random_exprs(4, seed=5) + [parse("x * sigmoid(beta * x)")] * 4
+    site = _site(exprs, (8, 512, 96), 0, -1)  # several work items per member
+    x = torch.randn(8, 512, 96, generator=torch.Generator().manual_seed(3))
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(_both(site, x)[0])
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_nan_inputs_stay_nan() -> None:
+    # relu(NaN) computed as a comparison would give 0 and hide a diverging network
+    site = _site([parse("relu(x)"), parse("max(x, 0.5)"), parse("min(tanh(x), 1)"), parse("beta*x")],
+                 (4, 2, 8), 0, -1)
+    x = torch.randn(4, 2, 8)
+    x[:, 0, 3] = math.nan
+    x.requires_grad_()
+    y = site(x)
+    y.sum().backward()
+    assert y[:, 0, 3].isnan().all() and x.grad is not None and x.grad[:, 0, 3].isnan().all()
+    assert not y[:, 1].isnan().any()
+
+
+def test_population_trains_like_its_pytorch_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    task = get_task("mnist1d-mlp")
+    members = [Member(parse(t), seed=i) for i, t in enumerate(["x * sigmoid(beta * x)", "max(sin(x), tanh(x))",
+                                                                "asinh(x) - relu(x)", "gauss(x) + erf(x)"])]
+
+    def run() -> list[float]:
+        result = train_population(task, members, steps=40, policy=RejectionPolicy.off())
+        return [r.metrics["val_loss"] for r in result.results]
+
+    fused = run()
+    monkeypatch.setenv(_fused.FUSED_ENV, "0")
+    assert fused == pytest.approx(run(), rel=2e-3)
+
+
+def test_falls_back_to_pytorch_code(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    exprs = [parse("tanh(x)"), parse("x * sigmoid(x)")]
+    assert _fused.population_kernel(exprs) is not None
+    monkeypatch.setenv(_fused.FUSED_ENV, "0")
+    assert _fused.population_kernel(exprs) is None
+    monkeypatch.delenv(_fused.FUSED_ENV)
+
+    # no compiler: a warning, and the members' own code
+    monkeypatch.setattr(_fused, "_compiler", lambda: None)
+    with caplog.at_level(logging.WARNING, logger="evaluator._fused"):
+        assert _fused.population_kernel([parse("sin(x) * cos(x)")]) is None
+    assert "no C compiler" in caplog.text
+    site = _site([parse("sin(x) * cos(x)"), parse("relu(x)")], (2, 3, 4), 0, -1)
+    x = torch.randn(2, 3, 4)
+    assert torch.equal(site(x), torch.cat([torch.sin(x[:1]) * torch.cos(x[:1]), torch.relu(x[1:])]))
+
+
+def test_modules_that_are_not_candidates_run_as_they_are() -> None:
+    site = StackedActivation([torch.nn.ReLU(), torch.nn.Tanh()], split_dim=0)
+    x = torch.randn(2, 3, 4)
+    assert torch.equal(site(x), torch.cat([torch.relu(x[:1]), torch.tanh(x[1:])]))
