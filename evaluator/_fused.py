@@ -37,7 +37,7 @@ from space._c_source import MAX_PARAMS, c_supported, population_source
 FUSED_ENV = "ACTSEARCH_FUSED_KERNELS"
 # -fno-tree-sink / -fno-thread-jumps: both passes move maths calls into branches (a select
 # around them, a clamp tested twice), and GCC does not vectorise loops with branches.
-_FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-tree-sink", "-fno-thread-jumps", "-fopenmp", "-fPIC", "-shared")
+_FLAGS = ("-O3", "--param", "vect-epilogues-nomask=0", "-march=native", "-fno-math-errno", "-fno-tree-sink", "-fno-thread-jumps", "-fopenmp", "-fPIC", "-shared")
 _LIBS = ("-lmvec", "-lm")
 log = logging.getLogger(__name__)
 
