@@ -115,7 +115,7 @@ C_OPERATORS: dict[str, COp] = {
     "hardsigmoid": _unary("fminf(fmaxf({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
                           "(({a} > -3.0f) & ({a} < 3.0f) ? 1.0f / 6.0f : 0.0f)"),
     "hardswish": _unary("{a} * fminf(fmaxf({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
-                        "({a} < -3.0f ? 0.0f : ({a} <= 3.0f ? {a} / 3.0f + 0.5f : 1.0f))"),
+                        "({a} <= -3.0f ? 0.0f : ({a} < 3.0f ? {a} / 3.0f + 0.5f : 1.0f))"),
     "powi": COp(lambda a, b, beta, n: f"powf({a}, {_f(n)})",
                 lambda y, a, b, beta, n: (f"{_f(n)} * powf({a}, {_f(n - 1)})",)),
     "beta_mul": COp(lambda a, b, beta, n: f"{beta} * {a}", lambda y, a, b, beta, n: (beta, a)),

@@ -182,9 +182,14 @@ def to_sympy(expr: Expr) -> sympy.Expr:
 def canonical(expr: Expr) -> sympy.Expr:
     """A simplified sympy form of the function (for display and exact identity)."""
     form = to_sympy(expr)
-    if sympy.count_ops(form) <= _SIMPLIFY_MAX_OPS:
-        return sympy.simplify(form)
-    return sympy.expand(form)
+    try:
+        if sympy.count_ops(form) <= _SIMPLIFY_MAX_OPS:
+            return sympy.simplify(form)
+        return sympy.expand(form)
+    except Exception:  # noqa: BLE001
+        # sympy's simplifier raises on some Max/Min nests (e.g. max(x^3, hardswish(x)): "nan is
+        # not comparable", PolynomialError); the unsimplified form is still the same function
+        return form
 
 
 def canonical_text(expr: Expr) -> str:
