@@ -24,8 +24,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from evaluator._fused import FusedActivation, PopulationKernel, member_layout, parameter_pointers, population_kernel
-
+from evaluator._fused import (
+    FusedActivation,
+    PopulationKernel,
+    member_layout,
+    parameter_pointers,
+    population_kernel,
+)
+from space import Expr
 
 _MIN_STORED_OUT = 16
 
@@ -177,19 +183,24 @@ class StackedActivation(nn.Module):
             return None
         channels_last = bool(layout[6] == 1)
         if channels_last not in self._kernels:
-            self._kernels[channels_last] = population_kernel([m.expr for m in self.members],
-                                                             channels_last=channels_last)
+            self._kernels[channels_last] = population_kernel(self._exprs(), channels_last=channels_last)
         kernel = self._kernels[channels_last]
         if kernel is None:
             return None
         flat, pointers = self._parameter_table()
-        return FusedActivation.apply(kernel, layout, pointers, x, *flat)  # type: ignore[no-any-return]
+        out: torch.Tensor = FusedActivation.apply(kernel, layout, pointers, x, *flat)
+        return out
+
+    def _exprs(self) -> list[Expr]:
+        """Each member's candidate (compiled candidate modules carry it; see _layout)."""
+        exprs = [getattr(m, "expr", None) for m in self.members]
+        return [e for e in exprs if isinstance(e, Expr)]
 
     def _parameter_table(self) -> tuple[list[nn.Parameter], torch.Tensor]:
         """Every member's parameters in expression order, and the kernels' pointer table
         (rebuilt only if a parameter's storage moved; per step it was 0.4 ms of Python)."""
         if self._params is None:
-            self._params = [[getattr(m, name) for name in m.expr.params()] for m in self.members]
+            self._params = [[getattr(m, name) for name in e.params()] for m, e in zip(self.members, self._exprs(), strict=True)]
         flat = [p for member in self._params for p in member]
         addresses = [p.data_ptr() for p in flat]
         if self._pointers is None or addresses != self._addresses:
@@ -203,7 +214,7 @@ class StackedActivation(nn.Module):
         if shape not in self._layouts:
             dims = {getattr(m, "channel_dim", None) for m in self.members}
             layout = None
-            if all(hasattr(m, "expr") for m in self.members) and len(dims) == 1 and None not in dims:
+            if len(self._exprs()) == len(self.members) and len(dims) == 1 and None not in dims:
                 # the member modules' channel_dim counts in a member's slice, which has x's rank
                 layout = member_layout(shape, len(self.members), self.split_dim, dims.pop())  # type: ignore[arg-type]
             if layout is not None and not all(p.numel() == layout[5] for m in self.members for p in m.parameters()):

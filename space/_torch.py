@@ -148,5 +148,7 @@ def compile_module(
 ) -> torch.nn.Module:
     """A fresh ``nn.Module`` computing ``expr`` with its own per-channel parameters."""
     module: torch.nn.Module = _namespace(expr, fused)["Activation"](num_channels, channel_dim)
-    module.expr = expr  # what it computes, for code that runs it another way (evaluator._fused)
+    # what it computes, for code that runs it another way (evaluator._fused); setattr: the
+    # generated class declares no such attribute
+    setattr(module, "expr", expr)  # noqa: B010
     return module
