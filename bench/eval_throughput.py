@@ -3,12 +3,13 @@
 Both sides train the same K random candidates of the Swish paper's one-unit space (rejection
 off, so every candidate costs a full evaluation) with the task's default budget (``--steps``
 overrides the step count), on this machine's cores; the one-at-a-time loop times ``--single``
-of them and extrapolates. Fused CPU kernels are compiled into an empty cache, so both sides
+of them and extrapolates (``--repeats``: medians of alternating measurements; this machine's
+timings vary by ±10 % from run to run). Fused CPU kernels are compiled into an empty cache, so both sides
 pay for compiling their candidates as a search with new candidates does (``--no-fused``: the
 PyTorch code only). Prints a line per side, then the JSON line:
 ``{"single_per_hour": r1, "batched_per_hour": rK, "ratio": rK / r1, ...}``.
 
-    python bench/eval_throughput.py [--k 32] [--steps N] [--single 6] [--device cuda] [--bf16] [--no-fused]
+    python bench/eval_throughput.py [--k 32] [--steps N] [--single 6] [--repeats 1] [--device cuda] [--bf16] [--no-fused]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--no-fused", action="store_true", help="train with the PyTorch code only")
+    parser.add_argument("--repeats", type=int, default=1, help="measure both sides this often; medians")
     args = parser.parse_args()
     if args.no_fused:
         os.environ[_fused.FUSED_ENV] = "0"
@@ -66,14 +69,19 @@ def main() -> None:
     train_population(task, warm[:1], steps=20, policy=policy, device=args.device)
     train_population(task, warm, steps=5, policy=policy, device=args.device)
 
-    began = time.perf_counter()
-    for member in members[: args.single]:
-        train_population(task, [member], steps=args.steps, policy=policy, device=args.device, bf16=args.bf16)
-    single = (time.perf_counter() - began) / args.single
+    singles, batcheds = [], []
+    for _ in range(args.repeats):  # alternating, so a noisy neighbour hits both sides alike
+        fresh = Path(tempfile.mkdtemp(dir=kernels))
+        _fused.cache_dir = lambda fresh=fresh: fresh
+        began = time.perf_counter()
+        for member in members[: args.single]:
+            train_population(task, [member], steps=args.steps, policy=policy, device=args.device, bf16=args.bf16)
+        singles.append((time.perf_counter() - began) / args.single)
 
-    began = time.perf_counter()
-    run = train_population(task, members, steps=args.steps, policy=policy, device=args.device, bf16=args.bf16)
-    batched = (time.perf_counter() - began) / args.k
+        began = time.perf_counter()
+        run = train_population(task, members, steps=args.steps, policy=policy, device=args.device, bf16=args.bf16)
+        batcheds.append((time.perf_counter() - began) / args.k)
+    single, batched = statistics.median(singles), statistics.median(batcheds)
     ok = sum(r.status == "ok" for r in run.results)
 
     compile_seconds = None
@@ -94,6 +102,8 @@ def main() -> None:
         "ratio": round(single / batched, 2),
         "batched_ok": ok,
         "compile_seconds_k": compile_seconds,
+        "repeats": args.repeats,
+        "ratios": [round(a / b, 2) for a, b in zip(singles, batcheds, strict=True)],
     }
     print(f"one at a time: {single:.3f} s/candidate; K={args.k} batched: {batched:.3f} s/candidate")
     print(json.dumps(result))

@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -84,24 +85,49 @@ def _build(source: str) -> ctypes.CDLL | None:
     key = hashlib.sha256("\n".join([source, *compiler, *_FLAGS, *_LIBS, _cpu_id()]).encode()).hexdigest()[:32]
     if key in _FAILED:
         return None
-    folder = str(cache_dir() / "kernels")
-    target = os.path.join(folder, f"pop_{key}.so")
-    if not os.path.exists(target):
-        os.makedirs(folder, exist_ok=True)
-        began = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            src, lib = os.path.join(tmp, "pop.c"), os.path.join(tmp, "pop.so")
-            with open(src, "w") as f:
-                f.write(source)
-            out = subprocess.run([compiler[0], *_FLAGS, "-o", lib, src, *_LIBS],
-                                 capture_output=True, text=True, timeout=600)
-            if out.returncode != 0:
-                _FAILED.add(key)
-                _warn_once(f"compiling fused kernels failed, using PyTorch ops: {out.stderr.strip()[-2000:]}")
-                return None
-            os.replace(lib, target)  # atomic: concurrent builders of the same key agree
-        log.debug("compiled fused kernels %s in %.2f s", key, time.perf_counter() - began)
-    return ctypes.CDLL(target)
+    try:
+        target = _compiled(source, compiler[0], key, cache_dir() / "kernels")
+    except OSError as exc:  # a read-only cache: build in a private temporary folder instead
+        _warn_once(f"cannot write fused kernels to {cache_dir() / 'kernels'} ({exc}); using a temporary folder")
+        try:
+            target = _compiled(source, compiler[0], key, Path(_private_folder()))
+        except OSError as exc2:
+            _warn_once(f"cannot build fused kernels, using PyTorch ops: {exc2}")
+            target = None
+    if target is not None:
+        try:
+            return ctypes.CDLL(target)
+        except OSError as exc:  # e.g. libmvec missing where the library is loaded
+            _warn_once(f"cannot load fused kernels, using PyTorch ops: {exc}")
+    _FAILED.add(key)
+    return None
+
+
+def _compiled(source: str, compiler: str, key: str, folder: Path) -> str | None:
+    """The path of the shared library for ``key`` in ``folder``, compiling it if needed;
+    None (after a warning) if the compiler rejects the source."""
+    target = str(folder / f"pop_{key}.so")
+    if os.path.exists(target):
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        src, lib = os.path.join(tmp, "pop.c"), os.path.join(tmp, "pop.so")
+        with open(src, "w") as f:
+            f.write(source)
+        out = subprocess.run([compiler, *_FLAGS, "-o", lib, src, *_LIBS], capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            _FAILED.add(key)
+            _warn_once(f"compiling fused kernels failed, using PyTorch ops: {out.stderr.strip()[-2000:]}")
+            return None
+        os.replace(lib, target)  # atomic: concurrent builders of the same key agree
+    log.debug("compiled fused kernels %s in %.2f s", key, time.perf_counter() - began)
+    return target
+
+
+@functools.lru_cache(maxsize=1)
+def _private_folder() -> str:
+    return tempfile.mkdtemp(prefix="actsearch-kernels-")
 
 
 _WARNED: set[str] = set()

@@ -11,6 +11,7 @@ import logging
 import math
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,3 +206,21 @@ def test_modules_that_are_not_candidates_run_as_they_are() -> None:
     site = StackedActivation([torch.nn.ReLU(), torch.nn.Tanh()], split_dim=0)
     x = torch.randn(2, 3, 4)
     assert torch.equal(site(x), torch.cat([torch.relu(x[:1]), torch.tanh(x[1:])]))
+
+
+def test_a_compiler_error_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(_fused, "_compiler", lambda: ("/bin/false", "a compiler that always fails"))
+    with caplog.at_level(logging.WARNING, logger="evaluator._fused"):
+        assert _fused.population_kernel([parse("atan(x) * x")]) is None
+    assert "compiling fused kernels failed" in caplog.text
+
+
+def test_an_unwritable_cache_builds_in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the cache "folder" is a file: creating kernels/ in it fails
+    monkeypatch.setattr(_fused, "cache_dir", lambda: blocked)
+    with caplog.at_level(logging.WARNING, logger="evaluator._fused"):
+        kernel = _fused.population_kernel([parse("erf(x) - x")])
+    assert kernel is not None and "temporary folder" in caplog.text
