@@ -85,10 +85,10 @@ C_OPERATORS: dict[str, COp] = {
     "abs": _unary("fabsf({a})", "as_sign({a})"),
     "square": _unary("{a} * {a}", "2.0f * {a}"),
     "cube": _unary("{a} * {a} * {a}", "3.0f * ({a} * {a})"),
-    "sqrt": _unary(f"sqrtf(fmaxf(fabsf({{a}}), {_f(SQRT_EPS)}))",
+    "sqrt": _unary(f"sqrtf(as_max(fabsf({{a}}), {_f(SQRT_EPS)}))",
                    f"(fabsf({{a}}) >= {_f(SQRT_EPS)} ? as_sign({{a}}) * 0.5f / {{y}} : 0.0f)"),
     "log_abs": _unary(f"logf(fabsf({{a}}) + {_f(LOG_EPS)})", f"as_sign({{a}}) / (fabsf({{a}}) + {_f(LOG_EPS)})"),
-    "exp": _unary(f"expf(fminf({{a}}, {_f(EXP_MAX)}))", f"({{a}} <= {_f(EXP_MAX)} ? {{y}} : 0.0f)"),
+    "exp": _unary(f"expf(as_min({{a}}, {_f(EXP_MAX)}))", f"({{a}} <= {_f(EXP_MAX)} ? {{y}} : 0.0f)"),
     "sin": _unary("sinf({a})", "cosf({a})"),
     "cos": _unary("cosf({a})", "-sinf({a})"),
     "sinh": _unary(f"sinhf({_HYP})", f"as_in({{a}}, {_f(-HYPERBOLIC_MAX)}, {_f(HYPERBOLIC_MAX)}, coshf({_HYP}))"),
@@ -112,9 +112,9 @@ C_OPERATORS: dict[str, COp] = {
     "elu": _unary("as_select({a} > 0.0f, {a}, expm1f({a}))", "as_select({a} > 0.0f, 1.0f, expf({a}))"),
     "selu": _unary(f"{_f(SELU_SCALE)} * as_select({{a}} > 0.0f, {{a}}, {_f(SELU_ALPHA)} * expm1f({{a}}))",
                    f"as_select({{a}} > 0.0f, {_f(SELU_SCALE)}, {_f(SELU_SCALE * SELU_ALPHA)} * expf({{a}}))"),
-    "hardsigmoid": _unary("fminf(fmaxf({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
+    "hardsigmoid": _unary("as_min(as_max({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
                           "(({a} > -3.0f) & ({a} < 3.0f) ? 1.0f / 6.0f : 0.0f)"),
-    "hardswish": _unary("{a} * fminf(fmaxf({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
+    "hardswish": _unary("{a} * as_min(as_max({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
                         "({a} <= -3.0f ? 0.0f : ({a} < 3.0f ? {a} / 3.0f + 0.5f : 1.0f))"),
     "powi": COp(lambda a, b, beta, n: f"powf({a}, {_f(n)})",
                 lambda y, a, b, beta, n: (f"{_f(n)} * powf({a}, {_f(n - 1)})",)),
@@ -190,6 +190,10 @@ static inline float as_select(int c, float a, float b) {{
     memcpy(&out, &r, 4);
     return out;
 }}
+/* min/max as selects: fminf/fmaxf carry NaN rules that GCC compiles to branches (NaN inputs are
+   handled once, by AS_NAN_OF) */
+static inline float as_min(float a, float b) {{ return a < b ? a : b; }}
+static inline float as_max(float a, float b) {{ return a > b ? a : b; }}
 static inline float as_clamp(float v, float lo, float hi) {{ return v < lo ? lo : (v > hi ? hi : v); }}
 /* torch.clamp's gradient: passed on the closed interval, 0 outside */
 static inline float as_in(float v, float lo, float hi, float grad) {{ return as_select((v >= lo) & (v <= hi), grad, 0.0f); }}
@@ -215,7 +219,7 @@ static inline float as_dsinc(float u) {{
 }}
 static inline float as_gauss_diff(float a, float b, float beta) {{
     float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
-    return expf(fminf(-beta * (d * d), {_f(EXP_BETA_MAX)}));
+    return expf(as_min(-beta * (d * d), {_f(EXP_BETA_MAX)}));
 }}
 static inline float as_gauss_diff_da(float a, float b, float beta, float y) {{
     float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
@@ -228,7 +232,7 @@ static inline float as_gauss_diff_dbeta(float a, float b, float beta, float y) {
     return -g * (d * d);
 }}
 static inline float as_abs_exp_diff(float a, float b, float beta) {{
-    return expf(fminf(-beta * fabsf(a - b), {_f(EXP_BETA_MAX)}));
+    return expf(as_min(-beta * fabsf(a - b), {_f(EXP_BETA_MAX)}));
 }}
 static inline float as_abs_exp_diff_da(float a, float b, float beta, float y) {{
     float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;

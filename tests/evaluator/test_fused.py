@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import torch
 from evaluator import Member, RejectionPolicy, _fused, get_task, train_population
 from evaluator._stacked import StackedActivation
 from space import OPERATORS, Expr, Space, X, call, compile_module, parse
-from space._c_source import C_OPERATORS, c_supported
+from space._c_source import C_OPERATORS, c_supported, population_source
 
 pytestmark = pytest.mark.skipif(_fused._compiler() is None, reason="needs a C compiler")
 
@@ -224,3 +226,26 @@ def test_an_unwritable_cache_builds_in_a_temporary_folder(tmp_path: Path, monkey
     with caplog.at_level(logging.WARNING, logger="evaluator._fused"):
         kernel = _fused.population_kernel([parse("erf(x) - x")])
     assert kernel is not None and "temporary folder" in caplog.text
+
+
+def test_every_kernel_loop_is_vectorised(tmp_path: Path) -> None:
+    # A template that puts a maths call behind a branch (a ternary, fminf's NaN rules) leaves its
+    # loop scalar and the candidate ~10x slower, silently: GCC's vectoriser report catches it.
+    compiler = _fused._compiler()
+    assert compiler is not None
+    if "gcc version" not in subprocess.run([compiler[0], "-v"], capture_output=True, text=True).stderr:
+        pytest.skip(f"the report is GCC's; the compiler is {compiler[1]}")
+    for channels_last in (True, False):
+        source = population_source(_operator_cases(), channels_last=channels_last)
+        src = tmp_path / f"all{int(channels_last)}.c"
+        src.write_text(source)
+        out = subprocess.run([compiler[0], *_fused._FLAGS, "-fopt-info-vec-missed", "-o", str(tmp_path / "all.so"),
+                              str(src), *_fused._LIBS], capture_output=True, text=True, check=True)
+        missed = {int(m) for m in re.findall(rf"{re.escape(src.name)}:(\d+):\d+: missed: couldn't vectorize loop",
+                                              out.stderr)}
+        lines = source.splitlines()
+        for line in missed:
+            function = next(lines[i] for i in range(line - 1, -1, -1) if lines[i].startswith("static "))
+            assert not re.match(r"static void (fwd|bwd)_\d+", function), (
+                f"scalar loop in {function.split('(')[0]} ({lines[line - 1].strip()}):\n"
+                + "\n".join(lines[max(0, line - 12):line + 8]))
