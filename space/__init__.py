@@ -1,5 +1,6 @@
 """The language of candidates: operators, expressions, parser, identity, compiler, export."""
 
+from space._c_source import C_MAX_PARAMS, C_OPERATORS, c_supported, population_source
 from space._core import Unit
 from space._export import EXPORT_FORMATS, export
 from space._export_jax import jax_source
@@ -42,6 +43,10 @@ from space._space import Candidate, Space, SpaceError
 from space._torch import compile_function, compile_module, function_source, torch_source
 
 __all__ = [
+    "C_MAX_PARAMS",
+    "C_OPERATORS",
+    "c_supported",
+    "population_source",
     "EXPORT_FORMATS",
     "KNOWN",
     "Candidate",

@@ -22,7 +22,7 @@ NaN (the C comparisons would otherwise hide a diverging network from the rejecti
                             const int64_t *param_grads, int threads);
 
 ``kinds[m]`` is member m's expression (an index into the ``exprs`` given), ``params`` and
-``param_grads`` hold ``MAX_PARAMS`` pointers per member (per-channel arrays of ``C`` floats), and
+``param_grads`` hold ``C_MAX_PARAMS`` pointers per member (per-channel arrays of ``C`` floats), and
 ``layout = (K, O, stride_o, member_stride, R, C, I)`` places member m's element (o, r, c, i) at
 ``m*member_stride + o*stride_o + (r*C + c)*I + i``. Work is split into items of whole rows that
 do not depend on the thread count, and parameter gradients are summed item by item in a fixed
@@ -48,7 +48,7 @@ from space._operators import (
     SQRT_EPS,
 )
 
-MAX_PARAMS = 8  # per expression; a candidate with more is trained by the PyTorch code
+C_MAX_PARAMS = 8  # per expression; a candidate with more is trained by the PyTorch code
 ITEM_ELEMENTS = 16384  # elements per work item (about an L2-resident slice)
 
 
@@ -175,7 +175,7 @@ AS_SIMD float as_powf(float, float) __asm__("powf");
 #define erff as_erff
 #define powf as_powf
 
-#define MAX_PARAMS {MAX_PARAMS}
+#define MAX_PARAMS {C_MAX_PARAMS}
 /* NaN where x is NaN, else 0: added to a result it propagates NaN inputs. (A select between x
    and the result would let GCC move the maths calls into a branch and not vectorise.) */
 #define AS_NAN_OF(x) ((x) != (x) ? (x) : 0.0f)
@@ -401,7 +401,7 @@ class _Tape:
 def c_supported(expr: Expr) -> bool:
     """Whether every operator of ``expr`` has a C form (and it has few enough parameters)."""
     ops_known = all(n.op in C_OPERATORS for n in expr.walk() if n.op not in ("x", "param", "const"))
-    return ops_known and len(expr.params()) <= MAX_PARAMS
+    return ops_known and len(expr.params()) <= C_MAX_PARAMS
 
 
 def _kernels(index: int, expr: Expr, channels_last: bool) -> str:

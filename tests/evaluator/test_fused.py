@@ -20,8 +20,18 @@ import torch
 
 from evaluator import Member, RejectionPolicy, _fused, get_task, train_population
 from evaluator._stacked import StackedActivation
-from space import OPERATORS, Expr, Space, X, call, compile_module, parse
-from space._c_source import C_OPERATORS, c_supported, population_source
+from space import (
+    C_OPERATORS,
+    OPERATORS,
+    Expr,
+    Space,
+    X,
+    c_supported,
+    call,
+    compile_module,
+    parse,
+    population_source,
+)
 
 pytestmark = pytest.mark.skipif(_fused._compiler() is None, reason="needs a C compiler")
 
