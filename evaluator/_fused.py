@@ -19,6 +19,7 @@ import ctypes
 import functools
 import hashlib
 import logging
+import math
 import os
 import platform
 import shutil
@@ -67,6 +68,7 @@ def _compiler() -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def _cpu_id() -> str:
     # -march=native: a library built on one CPU must not be loaded on another (a shared cache)
     try:
@@ -122,7 +124,6 @@ def _compiled(source: str, compiler: str, key: str, folder: Path) -> str | None:
             f.write(source)
         out = subprocess.run([compiler, *_FLAGS, "-o", lib, src, *_LIBS], capture_output=True, text=True, timeout=600)
         if out.returncode != 0:
-            _FAILED.add(key)
             _warn_once(f"compiling fused kernels failed, using PyTorch ops: {out.stderr.strip()[-2000:]}")
             return None
         os.replace(lib, target)  # atomic: concurrent builders of the same key agree
@@ -145,31 +146,30 @@ def _warn_once(message: str) -> None:
 
 
 class PopulationKernel:
-    """The compiled kernels of one population: ``exprs[kinds[m]]`` is member m's candidate."""
+    """The compiled kernels of one population: ``exprs[kinds[m]]`` is member m's candidate.
+    Arguments are tensors' addresses (ctypes releases the GIL during the call)."""
 
     def __init__(self, lib: ctypes.CDLL, kinds: Sequence[int]) -> None:
         self.lib = lib
         self.kinds = torch.tensor(list(kinds), dtype=torch.int32)
         self._forward = lib.actsearch_forward
+        self._forward.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]
         self._forward.restype = None
         self._backward = lib.actsearch_backward
+        self._backward.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int]
         self._backward.restype = ctypes.c_int
 
     def forward(self, x: torch.Tensor, layout: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         y = torch.empty_like(x)
-        self._forward(ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(y.data_ptr()),
-                      ctypes.c_void_p(layout.data_ptr()), ctypes.c_void_p(self.kinds.data_ptr()),
-                      ctypes.c_void_p(params.data_ptr()), ctypes.c_int(torch.get_num_threads()))
+        self._forward(x.data_ptr(), y.data_ptr(), layout.data_ptr(), self.kinds.data_ptr(), params.data_ptr(),
+                      torch.get_num_threads())
         return y
 
     def backward(self, x: torch.Tensor, gy: torch.Tensor, layout: torch.Tensor, params: torch.Tensor,
                  param_grads: torch.Tensor) -> torch.Tensor:
         gx = torch.empty_like(x)
-        status = self._backward(
-            ctypes.c_void_p(x.data_ptr()), ctypes.c_void_p(gy.data_ptr()), ctypes.c_void_p(gx.data_ptr()),
-            ctypes.c_void_p(layout.data_ptr()), ctypes.c_void_p(self.kinds.data_ptr()),
-            ctypes.c_void_p(params.data_ptr()), ctypes.c_void_p(param_grads.data_ptr()),
-            ctypes.c_int(torch.get_num_threads()))
+        status = self._backward(x.data_ptr(), gy.data_ptr(), gx.data_ptr(), layout.data_ptr(), self.kinds.data_ptr(),
+                                params.data_ptr(), param_grads.data_ptr(), torch.get_num_threads())
         if status != 0:
             raise MemoryError("fused activation backward: out of memory")
         return gx
@@ -196,15 +196,7 @@ def member_layout(shape: Sequence[int], k: int, split_dim: int, channel_dim: int
     split, channel = split_dim % nd, channel_dim % nd
     if channel < split or shape[split] % k:
         return None
-    numel = 1
-    for s in shape:
-        numel *= s
-    outer = 1
-    for s in shape[:split]:
-        outer *= s
-    after_channel = 1
-    for s in shape[channel + 1 :]:
-        after_channel *= s
+    numel, outer, after_channel = math.prod(shape), math.prod(shape[:split]), math.prod(shape[channel + 1 :])
     slice_numel = numel // outer // k  # one member's block within one outer index
     channels = shape[channel] // k if channel == split else shape[channel]
     if channels == 0 or slice_numel % (channels * after_channel):

@@ -17,9 +17,9 @@ NaN (the C comparisons would otherwise hide a diverging network from the rejecti
 
     void actsearch_forward(const float *x, float *y, const int64_t *layout,
                            const int32_t *kinds, const int64_t *params, int threads);
-    void actsearch_backward(const float *x, const float *gy, float *gx, const int64_t *layout,
-                            const int32_t *kinds, const int64_t *params,
-                            const int64_t *param_grads, int threads);
+    int actsearch_backward(const float *x, const float *gy, float *gx, const int64_t *layout,
+                           const int32_t *kinds, const int64_t *params,
+                           const int64_t *param_grads, int threads);  /* 0, or -1: no memory */
 
 ``kinds[m]`` is member m's expression (an index into the ``exprs`` given), ``params`` and
 ``param_grads`` hold ``C_MAX_PARAMS`` pointers per member (per-channel arrays of ``C`` floats), and
@@ -256,6 +256,13 @@ typedef struct {
     int backward, threads;
 } as_job;
 
+/* One contiguous run of n elements at `at`; c: its channel where runs are per channel. */
+static void as_run(const as_job *job, int kind, int64_t at, int64_t n, int64_t c,
+                   const float *const *P, float *const *G) {
+    if (job->backward) BWD[kind](job->x + at, job->gy + at, job->gx + at, n, P, c, G);
+    else FWD[kind](job->x + at, job->y + at, n, P, c);
+}
+
 static void as_run_item(const as_job *job, int64_t item) {
     const int64_t *L = job->layout;
     int64_t O = L[1], stride_o = L[2], member_stride = L[3], R = L[4], C = L[5], I = L[6];
@@ -271,14 +278,9 @@ static void as_run_item(const as_job *job, int64_t item) {
         int64_t base = m * member_stride + (row / R) * stride_o + (row % R) * C * I;
 #if AS_CHANNELS_LAST  /* I == 1: one run over the channels, parameter k of element c is P[k][c] */
         (void)I;
-        if (job->backward) BWD[kind](job->x + base, job->gy + base, job->gx + base, C, P, 0, G);
-        else FWD[kind](job->x + base, job->y + base, C, P, 0);
+        as_run(job, kind, base, C, 0, P, G);
 #else  /* channels first: a run over the inner elements of each channel c, one parameter value */
-        for (int64_t c = 0; c < C; c++) {
-            int64_t at = base + c * I;
-            if (job->backward) BWD[kind](job->x + at, job->gy + at, job->gx + at, I, P, c, G);
-            else FWD[kind](job->x + at, job->y + at, I, P, c);
-        }
+        for (int64_t c = 0; c < C; c++) as_run(job, kind, base + c * I, I, c, P, G);
 #endif
     }
 }
