@@ -73,10 +73,10 @@ class Task:
         """Per-member *sums* ``[K]`` over a validation chunk; the trainer divides them by the
         total of :meth:`units` over all chunks."""
         k = output.shape[0]
-        losses = _cross_entropy(output, target)
+        losses = _cross_entropy(output, target)  # already [K, positions]
         correct = (output.argmax(dim=-1) == target).float()
         # reshape: sequence outputs [K, B, T, C] score every position
-        return {"val_loss": losses.reshape(k, -1).sum(dim=1), "val_accuracy": correct.reshape(k, -1).sum(dim=1)}
+        return {"val_loss": losses.sum(dim=1), "val_accuracy": correct.reshape(k, -1).sum(dim=1)}
 
     def units(self, target: torch.Tensor) -> int:
         """How many scored units (samples, tokens) one member's chunk ``target[K, …]`` holds."""

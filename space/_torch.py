@@ -5,9 +5,9 @@ There is one code path. :func:`torch_source` writes a standalone module file (im
 :func:`compile_function` execute *that* source. So the code a candidate is trained with is
 byte-for-byte the code that is stored and exported — except where the evaluator trains a CPU
 population with fused C kernels of the same guarded functions (``space._c_source``), which
-match this code within float tolerance, values and gradients (a contract test per operator). The source is built from a validated tree:
-operator templates from the registry, constants printed with ``repr``, parameter names matching
-``beta[0-9]*`` — user text never reaches it.
+match this code within float tolerance, values and gradients (a contract test per operator).
+The source is built from a validated tree: operator templates from the registry, constants
+printed with ``repr``, parameter names matching ``beta[0-9]*`` — user text never reaches it.
 
 Parameters: each β is per-channel, shape ``(num_channels,)``, broadcast along ``channel_dim``
 (default 1: ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)``; pass ``-1`` for ``(N, T, C)``).
