@@ -76,6 +76,16 @@ def _unary(value: str, partial: str) -> COp:
                lambda y, a, b, beta, n: (partial.format(a=a, y=y),))
 
 
+def _power(a: str, n: int) -> str:
+    """``a**n`` (n >= 1) as products by repeated squaring: libmvec's powf takes a scalar path
+    for negative bases, 5x slower."""
+    if n == 1:
+        return a
+    half = _power(a, n // 2)
+    square = f"({half} * {half})"
+    return f"({square} * {a})" if n % 2 else square
+
+
 _SQ = f"as_clamp({{a}}, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)})"
 _HYP = f"as_clamp({{a}}, {_f(-HYPERBOLIC_MAX)}, {_f(HYPERBOLIC_MAX)})"
 _SQRT_1_2 = _f(math.sqrt(0.5))
@@ -88,7 +98,7 @@ C_OPERATORS: dict[str, COp] = {
     "sqrt": _unary(f"sqrtf(as_max(fabsf({{a}}), {_f(SQRT_EPS)}))",
                    f"(fabsf({{a}}) >= {_f(SQRT_EPS)} ? as_sign({{a}}) * 0.5f / {{y}} : 0.0f)"),
     "log_abs": _unary(f"logf(fabsf({{a}}) + {_f(LOG_EPS)})", f"as_sign({{a}}) / (fabsf({{a}}) + {_f(LOG_EPS)})"),
-    "exp": _unary(f"expf(as_min({{a}}, {_f(EXP_MAX)}))", f"({{a}} <= {_f(EXP_MAX)} ? {{y}} : 0.0f)"),
+    "exp": _unary(f"as_exp(as_min({{a}}, {_f(EXP_MAX)}))", f"({{a}} <= {_f(EXP_MAX)} ? {{y}} : 0.0f)"),
     "sin": _unary("sinf({a})", "cosf({a})"),
     "cos": _unary("cosf({a})", "-sinf({a})"),
     "sinh": _unary(f"sinhf({_HYP})", f"as_in({{a}}, {_f(-HYPERBOLIC_MAX)}, {_f(HYPERBOLIC_MAX)}, coshf({_HYP}))"),
@@ -97,27 +107,27 @@ C_OPERATORS: dict[str, COp] = {
     "asinh": _unary("asinhf({a})", "1.0f / sqrtf({a} * {a} + 1.0f)"),
     "atan": _unary("atanf({a})", "1.0f / (1.0f + {a} * {a})"),
     "sinc": _unary("as_sinc({a})", "as_dsinc({a})"),
-    "relu": _unary("({a} > 0.0f ? {a} : 0.0f)", "({a} > 0.0f ? 1.0f : 0.0f)"),
-    "min0": _unary("({a} < 0.0f ? {a} : 0.0f)", "({a} < 0.0f ? 1.0f : 0.0f)"),
+    "relu": _unary("as_max({a}, 0.0f)", "({a} > 0.0f ? 1.0f : 0.0f)"),
+    "min0": _unary("as_min({a}, 0.0f)", "({a} < 0.0f ? 1.0f : 0.0f)"),
     "sigmoid": _unary("as_sigmoid({a})", "{y} * (1.0f - {y})"),
     # torch's softplus (threshold 20): linear above, log1p(exp(x)) below
-    "softplus": _unary("as_select({a} > 20.0f, {a}, log1pf(expf({a})))", "as_select({a} > 20.0f, 1.0f, as_sigmoid({a}))"),
-    "gauss": _unary(f"expf(-({_SQ} * {_SQ}))",
+    "softplus": _unary("as_select({a} > 20.0f, {a}, log1pf(as_exp({a})))", "as_select({a} > 20.0f, 1.0f, as_sigmoid({a}))"),
+    "gauss": _unary(f"as_exp(-({_SQ} * {_SQ}))",
                     f"as_in({{a}}, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)}, -2.0f * {_SQ} * {{y}})"),
-    "erf": _unary("erff({a})", f"{_f(2.0 / math.sqrt(math.pi))} * expf(-({{a}} * {{a}}))"),
+    "erf": _unary("erff({a})", f"{_f(2.0 / math.sqrt(math.pi))} * as_exp(-({{a}} * {{a}}))"),
     "gelu": _unary(f"0.5f * {{a}} * (1.0f + erff({{a}} * {_SQRT_1_2}))",
                    f"0.5f * (1.0f + erff({{a}} * {_SQRT_1_2})) + {{a}} * {_f(1 / math.sqrt(2 * math.pi))}"
-                   " * expf(-0.5f * {a} * {a})"),
+                   " * as_exp(-0.5f * {a} * {a})"),
     "softsign": _unary("{a} / (1.0f + fabsf({a}))", "1.0f / ((1.0f + fabsf({a})) * (1.0f + fabsf({a})))"),
-    "elu": _unary("as_select({a} > 0.0f, {a}, expm1f({a}))", "as_select({a} > 0.0f, 1.0f, expf({a}))"),
-    "selu": _unary(f"{_f(SELU_SCALE)} * as_select({{a}} > 0.0f, {{a}}, {_f(SELU_ALPHA)} * expm1f({{a}}))",
-                   f"as_select({{a}} > 0.0f, {_f(SELU_SCALE)}, {_f(SELU_SCALE * SELU_ALPHA)} * expf({{a}}))"),
+    "elu": _unary("as_select({a} > 0.0f, {a}, as_expm1({a}))", "as_select({a} > 0.0f, 1.0f, as_exp({a}))"),
+    "selu": _unary(f"{_f(SELU_SCALE)} * as_select({{a}} > 0.0f, {{a}}, {_f(SELU_ALPHA)} * as_expm1({{a}}))",
+                   f"as_select({{a}} > 0.0f, {_f(SELU_SCALE)}, {_f(SELU_SCALE * SELU_ALPHA)} * as_exp({{a}}))"),
     "hardsigmoid": _unary("as_min(as_max({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
                           "(({a} > -3.0f) & ({a} < 3.0f) ? 1.0f / 6.0f : 0.0f)"),
     "hardswish": _unary("{a} * as_min(as_max({a} + 3.0f, 0.0f), 6.0f) / 6.0f",
                         "({a} <= -3.0f ? 0.0f : ({a} < 3.0f ? {a} / 3.0f + 0.5f : 1.0f))"),
-    "powi": COp(lambda a, b, beta, n: f"powf({a}, {_f(n)})",
-                lambda y, a, b, beta, n: (f"{_f(n)} * powf({a}, {_f(n - 1)})",)),
+    "powi": COp(lambda a, b, beta, n: _power(a, int(n)),
+                lambda y, a, b, beta, n: (f"{_f(n)} * {_power(a, int(n) - 1)}",)),
     "beta_mul": COp(lambda a, b, beta, n: f"{beta} * {a}", lambda y, a, b, beta, n: (beta, a)),
     "beta_add": COp(lambda a, b, beta, n: f"{a} + {beta}", lambda y, a, b, beta, n: ("1.0f", "1.0f")),
     "add": COp(lambda a, b, beta, n: f"{a} + {b}", lambda y, a, b, beta, n: ("1.0f", "1.0f")),
@@ -126,9 +136,9 @@ C_OPERATORS: dict[str, COp] = {
     "div": COp(lambda a, b, beta, n: f"{a} / as_den({b})",
                lambda y, a, b, beta, n: (f"1.0f / as_den({b})",
                                          f"(fabsf({b}) < {_f(DIV_EPS)} ? 0.0f : -{a} / ({b} * {b}))")),
-    "max": COp(lambda a, b, beta, n: f"({a} > {b} ? {a} : {b})",
+    "max": COp(lambda a, b, beta, n: f"as_max({a}, {b})",
                lambda y, a, b, beta, n: (f"as_tie({a}, {b})", f"as_tie({b}, {a})")),
-    "min": COp(lambda a, b, beta, n: f"({a} < {b} ? {a} : {b})",
+    "min": COp(lambda a, b, beta, n: f"as_min({a}, {b})",
                lambda y, a, b, beta, n: (f"as_tie({b}, {a})", f"as_tie({a}, {b})")),
     "sigmoid_mul": COp(lambda a, b, beta, n: f"as_sigmoid({a}) * {b}",
                        lambda y, a, b, beta, n: (f"{b} * as_sigmoid({a}) * (1.0f - as_sigmoid({a}))",
@@ -160,7 +170,6 @@ _PRELUDE = f"""\
 #define AS_MATH(name) AS_SIMD float as_##name(float) __asm__(#name);
 AS_MATH(expf) AS_MATH(logf) AS_MATH(log1pf) AS_MATH(expm1f) AS_MATH(sinf) AS_MATH(cosf)
 AS_MATH(sinhf) AS_MATH(coshf) AS_MATH(tanhf) AS_MATH(asinhf) AS_MATH(atanf) AS_MATH(erff)
-AS_SIMD float as_powf(float, float) __asm__("powf");
 #define expf as_expf
 #define logf as_logf
 #define log1pf as_log1pf
@@ -173,8 +182,10 @@ AS_SIMD float as_powf(float, float) __asm__("powf");
 #define asinhf as_asinhf
 #define atanf as_atanf
 #define erff as_erff
-#define powf as_powf
 
+/* always inlined: in a translation unit of many candidates GCC's unit-growth limits stopped
+   inlining them, and a loop that calls a helper stays scalar */
+#define AS_INLINE static inline __attribute__((always_inline))
 #define MAX_PARAMS {C_MAX_PARAMS}
 /* NaN where x is NaN, else 0: added to a result it propagates NaN inputs. (A select between x
    and the result would let GCC move the maths calls into a branch and not vectorise.) */
@@ -182,8 +193,8 @@ AS_SIMD float as_powf(float, float) __asm__("powf");
 
 /* c ? a : b with both evaluated: a ternary around a maths call becomes a branch, and GCC
    does not vectorise loops with branches */
-static inline float as_select(int c, float a, float b) {{
-    uint32_t m = -(uint32_t)(c != 0), ia, ib, r;  /* a bit blend: no branch for GCC to make */
+AS_INLINE float as_select(int c, float a, float b) {{
+    uint32_t m = -(uint32_t)(c != 0), ia, ib, r;
     float out;
     memcpy(&ia, &a, 4); memcpy(&ib, &b, 4);
     r = (ia & m) | (ib & ~m);
@@ -192,53 +203,66 @@ static inline float as_select(int c, float a, float b) {{
 }}
 /* min/max as selects: fminf/fmaxf carry NaN rules that GCC compiles to branches (NaN inputs are
    handled once, by AS_NAN_OF) */
-static inline float as_min(float a, float b) {{ return a < b ? a : b; }}
-static inline float as_max(float a, float b) {{ return a > b ? a : b; }}
-static inline float as_clamp(float v, float lo, float hi) {{ return v < lo ? lo : (v > hi ? hi : v); }}
+AS_INLINE float as_min(float a, float b) {{ return as_select(a < b, a, b); }}
+AS_INLINE float as_max(float a, float b) {{ return as_select(a > b, a, b); }}
+AS_INLINE float as_clamp(float v, float lo, float hi) {{ return v < lo ? lo : (v > hi ? hi : v); }}
 /* torch.clamp's gradient: passed on the closed interval, 0 outside */
-static inline float as_in(float v, float lo, float hi, float grad) {{ return as_select((v >= lo) & (v <= hi), grad, 0.0f); }}
-static inline float as_sign(float v) {{ return (v > 0.0f ? 1.0f : 0.0f) - (v < 0.0f ? 1.0f : 0.0f); }}
-static inline float as_sigmoid(float v) {{ return 1.0f / (1.0f + expf(-v)); }}
+AS_INLINE float as_in(float v, float lo, float hi, float grad) {{ return as_select((v >= lo) & (v <= hi), grad, 0.0f); }}
+/* libmvec's vector expf and expm1f compute lanes beyond +-87.33 in scalar code, 15-25x slower
+   (0.3 against 4-8 ns per element, measured): one such lane slows its whole vector, and
+   exp(-x^2) gets there for |x| > 9.4. as_exp keeps expf's argument within +-86 by a shift of
+   24 and scales the result back (so it still gives denormals below -87, 0 below -104, inf
+   above 88.7, like torch.exp); as_expm1 is only selected where x <= 0, so it clamps above. */
+AS_INLINE float as_exp(float x) {{
+    float c = as_select(x < -110.0f, -110.0f, as_select(x > 110.0f, 110.0f, x));  /* exp is 0 or inf beyond */
+    int low = c < -80.0f, high = c > 80.0f;
+    float shift = as_select(low, 24.0f, as_select(high, -24.0f, 0.0f));
+    float scale = as_select(low, {_f(math.exp(-24.0))}, as_select(high, {_f(math.exp(24.0))}, 1.0f));
+    return expf(c + shift) * scale;
+}}
+AS_INLINE float as_expm1(float x) {{ return expm1f(as_min(x, 80.0f)); }}
+AS_INLINE float as_sign(float v) {{ return (v > 0.0f ? 1.0f : 0.0f) - (v < 0.0f ? 1.0f : 0.0f); }}
+AS_INLINE float as_sigmoid(float v) {{ return 1.0f / (1.0f + as_exp(-v)); }}
 /* d max(a, b) / da: 1 where a wins, 1/2 at a tie (torch.maximum/minimum split it) */
-static inline float as_tie(float a, float b) {{ return a > b ? 1.0f : (a == b ? 0.5f : 0.0f); }}
-static inline float as_den(float b) {{
+AS_INLINE float as_tie(float a, float b) {{ return 0.5f * ((float)(a > b) + (float)(a >= b)); }}
+AS_INLINE float as_den(float b) {{
     return fabsf(b) < {_f(DIV_EPS)} ? (b < 0.0f ? {_f(-DIV_EPS)} : {_f(DIV_EPS)}) : b;
 }}
 /* sin(u)/u with its Taylor series to u^8 for |u| < 0.5, as space._operators' _sinc */
-static inline float as_sinc(float u) {{
+AS_INLINE float as_sinc(float u) {{
     int small = fabsf(u) < 0.5f;
     float s = small ? 1.0f : u, u2 = small ? u * u : 0.0f;
     float series = 1.0f - u2 / 6.0f * (1.0f - u2 / 20.0f * (1.0f - u2 / 42.0f * (1.0f - u2 / 72.0f)));
     return as_select(small, series, sinf(s) / s);
 }}
-static inline float as_dsinc(float u) {{
+AS_INLINE float as_dsinc(float u) {{
     int small = fabsf(u) < 0.5f;
     float s = small ? 1.0f : u, u2 = small ? u * u : 0.0f;
     float series = 2.0f * u * (-1.0f / 6.0f + u2 * (2.0f / 120.0f + u2 * (-3.0f / 5040.0f + u2 * (4.0f / 362880.0f))));
     return as_select(small, series, cosf(s) / s - sinf(s) / (s * s));
 }}
-static inline float as_gauss_diff(float a, float b, float beta) {{
+AS_INLINE float as_gauss_diff(float a, float b, float beta) {{
     float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
-    return expf(as_min(-beta * (d * d), {_f(EXP_BETA_MAX)}));
+    return as_exp(as_min(-beta * (d * d), {_f(EXP_BETA_MAX)}));
 }}
-static inline float as_gauss_diff_da(float a, float b, float beta, float y) {{
+AS_INLINE float as_gauss_diff_da(float a, float b, float beta, float y) {{
     float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
     float g = (-beta * (d * d) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
     return as_in(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)}, g * -beta * 2.0f * d);
 }}
-static inline float as_gauss_diff_dbeta(float a, float b, float beta, float y) {{
+AS_INLINE float as_gauss_diff_dbeta(float a, float b, float beta, float y) {{
     float d = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
     float g = (-beta * (d * d) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
     return -g * (d * d);
 }}
-static inline float as_abs_exp_diff(float a, float b, float beta) {{
-    return expf(as_min(-beta * fabsf(a - b), {_f(EXP_BETA_MAX)}));
+AS_INLINE float as_abs_exp_diff(float a, float b, float beta) {{
+    return as_exp(as_min(-beta * fabsf(a - b), {_f(EXP_BETA_MAX)}));
 }}
-static inline float as_abs_exp_diff_da(float a, float b, float beta, float y) {{
+AS_INLINE float as_abs_exp_diff_da(float a, float b, float beta, float y) {{
     float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
     return g * -beta * as_sign(a - b);
 }}
-static inline float as_abs_exp_diff_dbeta(float a, float b, float beta, float y) {{
+AS_INLINE float as_abs_exp_diff_dbeta(float a, float b, float beta, float y) {{
     float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
     return -g * fabsf(a - b);
 }}
@@ -415,19 +439,20 @@ def _kernels(index: int, expr: Expr, channels_last: bool) -> str:
     bwd = "\n        ".join(["const float gy = GY[e];", *loads, *tape.forward_lines(), *tape.backward_lines()])
     ks = range(len(tape.params))
     if channels_last:
-        reduction, flush = "", ""
+        reduction, flush = "#pragma omp simd\n    ", ""
         accumulate = "".join(f"\n        G[{k}][e] += g_p{k};" for k in ks)
     else:  # a parameter's gradient is summed over the run
         accumulate = "".join(f"\n        acc{k} += g_p{k};" for k in ks)
         accs = ", ".join(f"acc{k}" for k in ks)
         reduction = (f"float {', '.join(f'acc{k} = 0.0f' for k in ks)};\n    "
-                     f"#pragma omp simd reduction(+:{accs})\n    ") if tape.params else ""
+                     f"#pragma omp simd reduction(+:{accs})\n    ") if tape.params else "#pragma omp simd\n    "
         flush = "".join(f"\n    G[{k}][c0] += acc{k};" for k in ks)
     return f"""
 /* {expr} */
 static void fwd_{index}(const float *restrict X, float *restrict Y, int64_t n,
                         const float *const *P, int64_t c0) {{
     (void)P; (void)c0;
+    #pragma omp simd
     for (int64_t e = 0; e < n; e++) {{
         const float x = X[e];
         {fwd}
