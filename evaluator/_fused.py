@@ -36,6 +36,7 @@ from evaluator._data import cache_dir
 from space import C_MAX_PARAMS, Expr, c_supported, population_source
 
 FUSED_ENV = "ACTSEARCH_FUSED_KERNELS"
+KERNEL_CACHE_ENV = "ACTSEARCH_KERNEL_CACHE"
 _FLAGS = (
     "-O3", "-march=native", "-fPIC", "-shared",
     "-fno-math-errno",  # maths calls without errno side effects: GCC may use their vector variants
@@ -47,6 +48,11 @@ _FLAGS = (
 )
 _LIBS = ("-lmvec", "-lm")
 log = logging.getLogger(__name__)
+
+
+def kernel_dir() -> Path:
+    """``$ACTSEARCH_KERNEL_CACHE`` or the ``kernels`` folder of the data cache."""
+    return Path(os.environ.get(KERNEL_CACHE_ENV) or cache_dir() / "kernels")
 
 
 def enabled() -> bool:
@@ -93,9 +99,9 @@ def _build(source: str) -> ctypes.CDLL | None:
     if key in _FAILED:
         return None
     try:
-        target = _compiled(source, compiler[0], key, cache_dir() / "kernels")
+        target = _compiled(source, compiler[0], key, kernel_dir())
     except OSError as exc:  # a read-only cache: build in a private temporary folder instead
-        _warn_once(f"cannot write fused kernels to {cache_dir() / 'kernels'} ({exc}); using a temporary folder")
+        _warn_once(f"cannot write fused kernels to {kernel_dir()} ({exc}); using a temporary folder")
         try:
             target = _compiled(source, compiler[0], key, Path(_private_folder()))
         except OSError as exc2:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from evaluator._budget import Budget, RejectionPolicy, learning_rate
+from evaluator._parallel import processes_for, train_split
 from evaluator._population import PopulationParams
 from evaluator._probe import probe
 from evaluator._result import FAILED, OK, REJECTED, RunResult
@@ -103,14 +104,27 @@ def train_population(
     bf16: bool = False,
     keep_checkpoints: bool = False,
     on_step: Callable[[int, int], None] | None = None,
+    processes: int | None = None,
 ) -> PopulationRun:
     """Trains every member for ``steps`` (default: the budget's) and scores it.
 
     Returns one :class:`RunResult` per member, in order, and — with ``keep_checkpoints`` —
     each surviving member's :class:`Checkpoint` for continuing to a larger budget.
+    ``processes``: train the population as that many parts side by side in worker processes
+    (``evaluator._parallel``). Default: one per intra-op thread where the population is large
+    enough, on the CPU, without ``on_step`` (progress is this process's).
     """
-    budget = budget or task.budget
     device = torch.device(device)
+    count = len(resume) if resume is not None else len(members)
+    if processes is None:
+        processes = 1 if on_step is not None else processes_for(count, device)
+    if processes > 1 and count > 1:
+        options = {"budget": budget, "steps": steps, "horizon": horizon, "policy": policy, "device": device,
+                   "bf16": bf16, "keep_checkpoints": keep_checkpoints}
+        split = train_split(task, members, resume, min(processes, count), options)
+        if split is not None:
+            return split
+    budget = budget or task.budget
     if resume is not None:
         members = [c.member for c in resume]
         start = resume[0].step if resume else 0
