@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -13,6 +14,7 @@ from torch import nn
 from evaluator import Member, RejectionPolicy, Task, get_task, train_population
 from evaluator._parallel import MIN_MEMBERS_PER_PROCESS, PROCESSES_ENV, processes_for
 from evaluator._task import ActivationFactory, TaskData
+from evaluator.tasks.mnist1d import Mnist1dMLP
 from space import parse
 
 OFF = RejectionPolicy.off()
@@ -28,23 +30,30 @@ def population() -> list[Member]:
     return [Member(parse(t), seed) for seed, t in enumerate(TEXTS)]
 
 
-def test_a_split_population_equals_the_population_trained_in_one_process(task: Task) -> None:
+def test_a_split_population_equals_the_population_trained_in_one_process(
+        task: Task, caplog: pytest.LogCaptureFixture) -> None:
     here = train_population(task, population(), steps=40, horizon=80, policy=OFF, processes=1, keep_checkpoints=True)
-    split = train_population(task, population(), steps=40, horizon=80, policy=OFF, processes=2, keep_checkpoints=True)
+    with caplog.at_level(logging.WARNING, logger="evaluator._parallel"):
+        split = train_population(task, population(), steps=40, horizon=80, policy=OFF, processes=2,
+                                 keep_checkpoints=True)
+    assert "in one process" not in caplog.text  # the parts really trained in workers
     assert [r.expression for r in split.results] == [r.expression for r in here.results]  # member order
     assert [r.seed for r in split.results] == list(range(len(TEXTS)))
     for a, b in zip(here.results, split.results, strict=True):
         assert b.status == a.status == "ok"
-        assert b.fitness == pytest.approx(a.fitness, abs=1e-4)
-        assert b.metrics["train_loss"] == pytest.approx(a.metrics["train_loss"], rel=1e-4)
+        # parts run one thread where the caller runs two: sums may round differently
+        assert b.fitness == pytest.approx(a.fitness, abs=5e-4)  # validation accuracy: 5 of 10,000
+        assert b.metrics["train_loss"] == pytest.approx(a.metrics["train_loss"], rel=1e-3)
         assert 0 < b.wall_time < split.wall_time
     assert split.trained_members == len(TEXTS)
     # checkpoints come back from the workers and continue there, as they continue here
     done_here = train_population(task, [], resume=here.checkpoints, steps=80, policy=OFF, processes=1)  # type: ignore[arg-type]
-    done_split = train_population(task, [], resume=split.checkpoints, steps=80, policy=OFF, processes=2)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="evaluator._parallel"):
+        done_split = train_population(task, [], resume=split.checkpoints, steps=80, policy=OFF, processes=2)  # type: ignore[arg-type]
+    assert "in one process" not in caplog.text
     for a, b in zip(done_here.results, done_split.results, strict=True):
         assert (b.expression, b.steps) == (a.expression, 40)
-        assert b.fitness == pytest.approx(a.fitness, abs=1e-4)
+        assert b.fitness == pytest.approx(a.fitness, abs=5e-4)
 
 
 def test_rejections_in_a_part_are_reported_per_member(task: Task) -> None:
@@ -76,6 +85,28 @@ def test_a_population_that_cannot_reach_a_worker_trains_here(caplog: pytest.LogC
         run = train_population(Inline(), population()[:2], steps=10, policy=OFF, processes=2)
     assert [r.status for r in run.results] == ["ok", "ok"]
     assert "cannot be sent to a worker" in caplog.text
+
+
+class ParentOnly(Mnist1dMLP):
+    """``mnist1d-mlp`` that refuses to be loaded in any other process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.home = os.getpid()
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        if state["home"] != os.getpid():
+            raise RuntimeError("this task loads only where it was made")
+        self.__dict__.update(state)
+
+
+def test_a_population_a_worker_cannot_load_trains_here(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="evaluator._parallel"):
+        run = train_population(ParentOnly(), population()[:2], steps=10, policy=OFF, processes=2)
+    assert [r.status for r in run.results] == ["ok", "ok"]
+    assert "cannot load the population" in caplog.text and "only where it was made" in caplog.text
+    # later populations train in (fresh) workers again
+    assert train_population(get_task("mnist1d-mlp"), population()[:2], steps=5, policy=OFF, processes=2).trained_members == 2
 
 
 def test_how_many_processes(monkeypatch: pytest.MonkeyPatch) -> None:
