@@ -79,8 +79,9 @@ def train_split(task: Task, members: Sequence[Member], resume: Sequence[Checkpoi
         log.warning("training the population in one process: it cannot be sent to a worker (%s)", exc)
         return None
     began = time.perf_counter()
-    workers = _check_out(processes)
+    workers: list[_Worker] = []
     try:
+        workers = _check_out(processes)
         for worker, request in zip(workers, requests, strict=True):
             worker.send(request)
         runs: list[PopulationRun] = [worker.receive() for worker in workers]
@@ -111,8 +112,11 @@ class _Worker:
     def __init__(self) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the modules this process sees
-        self.proc = subprocess.Popen([sys.executable, "-m", "evaluator._worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env)
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "evaluator._worker"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, env=env)
+        except OSError as exc:  # no processes left, a read-only interpreter path…
+            raise WorkerUnavailable(f"cannot start a population worker ({exc})") from exc
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -165,7 +169,13 @@ def _check_out(count: int) -> list[_Worker]:
     with _LOCK:
         _IDLE[:] = [w for w in _IDLE if w.alive()]
         taken = [_IDLE.pop() for _ in range(min(count, len(_IDLE)))]
-    return taken + [_Worker() for _ in range(count - len(taken))]
+    try:
+        while len(taken) < count:
+            taken.append(_Worker())
+    except WorkerUnavailable:
+        _stop(taken)
+        raise
+    return taken
 
 
 def _check_in(workers: Sequence[_Worker]) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 from collections.abc import Sequence
 
 import pytest
 import torch
 from torch import nn
 
-from evaluator import Member, RejectionPolicy, Task, get_task, train_population
+from evaluator import Member, RejectionPolicy, Task, _parallel, get_task, train_population
 from evaluator._parallel import MIN_MEMBERS_PER_PROCESS, PROCESSES_ENV, processes_for
 from evaluator._task import ActivationFactory, TaskData
 from evaluator.tasks.mnist1d import Mnist1dMLP
@@ -107,6 +108,16 @@ def test_a_population_a_worker_cannot_load_trains_here(caplog: pytest.LogCapture
     assert "cannot load the population" in caplog.text and "only where it was made" in caplog.text
     # later populations train in (fresh) workers again
     assert train_population(get_task("mnist1d-mlp"), population()[:2], steps=5, policy=OFF, processes=2).trained_members == 2
+
+
+def test_workers_that_cannot_start_leave_the_population_to_this_process(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    _parallel._stop_all()  # no idle workers to reuse
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    with caplog.at_level(logging.WARNING, logger="evaluator._parallel"):
+        run = train_population(get_task("mnist1d-mlp"), population()[:2], steps=5, policy=OFF, processes=2)
+    assert [r.status for r in run.results] == ["ok", "ok"]
+    assert "cannot start a population worker" in caplog.text
 
 
 def test_how_many_processes(monkeypatch: pytest.MonkeyPatch) -> None:
