@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from space._codegen import helpers_used, render, torch_template
-from space._expr import Expr
+from space._expr import Expr, call
 from space._fuse import render_fused
 from space._operators import TORCH_HELPERS
 
@@ -92,9 +92,20 @@ class Activation(nn.Module):
 '''
 
 
+def _constant_gates_folded(expr: Expr) -> Expr:
+    """``sigmoid_mul(c, u)`` with a constant ``c`` as ``σ(c) * u``: its template would call
+    ``torch.sigmoid`` on a Python float, which it does not take. (The tree itself keeps the
+    operator: a space without ``mul`` still contains it.)"""
+    args = tuple(_constant_gates_folded(a) for a in expr.args)
+    if expr.op == "sigmoid_mul" and args[0].op == "const":
+        return call("mul", call("sigmoid", args[0]), args[1])
+    return expr if args == expr.args else call(expr.op, *args, param=expr.param, exponent=expr.value)
+
+
 def _function_source(expr: Expr, fused: bool) -> str:
     inits = expr.param_inits()
-    body = render_fused(expr) if fused else render(expr, torch_template)
+    code = _constant_gates_folded(expr)
+    body = render_fused(code) if fused else render(code, torch_template)
     if not expr.depends_on_x():
         # a constant function must still return a tensor shaped like its input
         body = f"torch.zeros_like(x) + {body}"

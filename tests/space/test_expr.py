@@ -6,8 +6,9 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
-from space import Expr, ExprError, X, call, const, param, parse
+from space import Expr, ExprError, X, call, compile_function, const, param, parse
 
 
 def test_equal_trees_are_equal_and_hash_alike() -> None:
@@ -69,6 +70,16 @@ def test_constant_operands_fold() -> None:
     assert call("mul", param("beta"), const(2.0)).op == "mul"  # parameters never fold
     with pytest.raises(ExprError):
         call("exp", const(1000.0))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_constant_gate_compiles(fused: bool) -> None:
+    # the torch code of sigmoid_mul(2, x) called torch.sigmoid(2.0), which takes no float
+    expr = parse("sigmoid_mul(2, x) + sigmoid_mul(x, 3)")
+    assert expr.args[0].op == "sigmoid_mul"  # the tree keeps its operator (a space may lack mul)
+    x = torch.linspace(-3.0, 3.0, 7)
+    want = torch.sigmoid(torch.tensor(2.0)) * x + torch.sigmoid(x) * 3.0
+    torch.testing.assert_close(compile_function(expr, fused=fused)(x), want)
 
 
 def test_structure_queries() -> None:
