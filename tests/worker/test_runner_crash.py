@@ -50,8 +50,9 @@ def test_kill_9_mid_job_then_restart_completes_without_loss_or_repeats(tmp_path,
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     interrupted = jobs.job(database, job_id)
+    # killed mid-job: in the search or, when its evaluations came back as one population, in
+    # the confirm phase (which of the two depends on how the first batches formed)
     assert interrupted.status == store.JOB_RUNNING and interrupted.lease_owner is not None
-    assert interrupted.candidates_done < 12
 
     second = start_runner(url, log, "--max-jobs", "1")
     processes.append(second)
