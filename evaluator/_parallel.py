@@ -72,9 +72,12 @@ def train_split(task: Task, members: Sequence[Member], resume: Sequence[Checkpoi
 
     items: Sequence[Any] = resume if resume is not None else members
     bounds = [round(i * len(items) / processes) for i in range(processes + 1)]
-    parts = [list(items[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    slices = [list(items[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    # each part as train_population takes it: (members, checkpoints to resume or None)
+    parts = [([], part) if resume is not None else (part, None) for part in slices]
+    settings = {k: v for k, v in os.environ.items() if k.startswith("ACTSEARCH_")}
     try:
-        requests = [pickle.dumps((task, part, resume is not None, options, _settings())) for part in parts]
+        requests = [pickle.dumps((task, *part, options, settings)) for part in parts]
     except Exception as exc:  # e.g. a task class defined inside a function
         log.warning("training the population in one process: it cannot be sent to a worker (%s)", exc)
         return None
@@ -100,10 +103,6 @@ def train_split(task: Task, members: Sequence[Member], resume: Sequence[Checkpoi
         if result.wall_time > 0:  # trained: its share of the whole population's time
             result.wall_time = wall / trained
     return PopulationRun(results, [c for run in runs for c in run.checkpoints], wall, trained)
-
-
-def _settings() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("ACTSEARCH_")}
 
 
 class _Worker:

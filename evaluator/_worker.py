@@ -1,6 +1,6 @@
 """``python -m evaluator._worker``: trains population parts sent by ``evaluator._parallel``.
 
-Reads frames from stdin — a pickled (task, part, resumed, options, settings) — and answers each
+Reads frames from stdin — a pickled (task, members, resume, options, settings) — and answers each
 on the original stdout with ("ok", run), ("raised", exception) or ("unavailable", reason) where
 the request cannot even be loaded here. Everything else the process prints goes to stderr, so
 nothing a library writes can corrupt the answers. Exits at the end of its input.
@@ -20,8 +20,9 @@ def _answer(out: Any, status: str, value: Any) -> None:
 
     try:
         payload = pickle.dumps((status, value))
-    except Exception:  # an exception that does not pickle: its text still arrives
-        payload = pickle.dumps((status, RuntimeError("".join(traceback.format_exception(value)))))
+    except Exception as exc:  # an exception (or a result) that does not pickle: its text still arrives
+        text = "".join(traceback.format_exception(value)) if isinstance(value, BaseException) else repr(exc)
+        payload = pickle.dumps(("raised", RuntimeError(text)))
     write_frame(out, payload)
 
 
@@ -33,13 +34,14 @@ def main() -> None:
     import torch
 
     from evaluator._parallel import read_frame
+    from evaluator._train import train_population
     from space import load_plugins
 
     torch.set_num_threads(1)
     load_plugins()
     while (frame := read_frame(sys.stdin.buffer)) is not None:
         try:
-            task, part, resumed, options, settings = pickle.loads(frame)
+            task, members, resume, options, settings = pickle.loads(frame)
         except Exception as exc:  # a class or operator that exists only in the parent
             _answer(out, "unavailable", f"a worker cannot load the population: {exc!r}")
             continue
@@ -47,12 +49,7 @@ def main() -> None:
             del os.environ[key]
         os.environ.update(settings)
         try:
-            from evaluator._train import train_population
-
-            if resumed:
-                run = train_population(task, [], resume=part, processes=1, **options)
-            else:
-                run = train_population(task, part, processes=1, **options)
+            run = train_population(task, members, resume=resume, processes=1, **options)
         except Exception as exc:
             _answer(out, "raised", exc)
         else:
