@@ -4,7 +4,7 @@ Both sides train the same K random candidates of the Swish paper's one-unit spac
 off, so every candidate costs a full evaluation) with the task's default budget (``--steps``
 overrides the step count), on this machine's cores; the one-at-a-time loop times ``--single``
 of them and extrapolates (``--repeats``: medians of alternating measurements; this machine's
-timings vary by ±10 % from run to run). Fused CPU kernels are compiled into an empty cache, so both sides
+timings vary by ±10–20 % from run to run). Fused CPU kernels are compiled into an empty cache, so both sides
 pay for compiling their candidates as a search with new candidates does (``--no-fused``: the
 PyTorch code only). The population trains as the evaluator trains it by default — on the CPU,
 split into one worker process per core (``--processes 1``: in this process with all threads);
