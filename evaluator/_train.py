@@ -199,8 +199,7 @@ class _Trainer:
         self.task, self.budget, self.device, self.bf16 = task, budget, device, bf16
         self.data = task_data(task, device)
         torch.manual_seed(members[0].seed)  # anything else the task draws (dropout) is seeded too
-        self._build(members)
-        reset_stacked(self.model, [torch.Generator().manual_seed(m.seed) for m in members])
+        self._build(members, initialise=True)
         n = self.data.x_train.shape[0]
         self.streams = [_IndexStream(m.seed, n) for m in members]
         self.history: list[list[float]] = [[] for _ in members]
@@ -219,10 +218,14 @@ class _Trainer:
         self._block_at += size
         return idx
 
-    def _build(self, members: Sequence[Member]) -> None:
+    def _build(self, members: Sequence[Member], initialise: bool = False) -> None:
         self.members = list(members)
         self.k = len(members)
-        self.model = self.task.build([_factory(m.expr) for m in members]).to(self.device)
+        model = self.task.build([_factory(m.expr) for m in members])
+        if initialise:
+            # on the CPU, from CPU generators: a member starts from the same weights on every device
+            reset_stacked(model, [torch.Generator().manual_seed(m.seed) for m in members])
+        self.model = model.to(self.device)
         self.params = PopulationParams(self.model, self.k)
         self.optimizer = torch.optim.AdamW(self.params.all_params(), lr=self.budget.lr,
                                            weight_decay=self.budget.weight_decay, fused=True)
