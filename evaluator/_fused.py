@@ -1,6 +1,7 @@
 """Fused population activations on the CPU: every member's candidate as one compiled C loop.
 
-``space._c_source`` writes the C (forward and reverse-mode backward of each expression); this
+``space._c_source`` writes the C (each expression's values, and its values with their local
+derivatives, which the backward pass multiplies by the incoming gradient); this
 module compiles it with the system C compiler into a shared library cached under
 ``$ACTSEARCH_CACHE/kernels`` (keyed by the source, the compiler and the CPU), loads it with
 ctypes (which releases the GIL during the call) and wraps it in an autograd function.
@@ -152,30 +153,45 @@ def _warn_once(message: str) -> None:
 
 
 class PopulationKernel:
-    """The compiled kernels of one population: ``exprs[kinds[m]]`` is member m's candidate.
-    Arguments are tensors' addresses (ctypes releases the GIL during the call)."""
+    """The compiled kernels of one population: ``exprs[kinds[m]]`` is member m's candidate;
+    ``slots``: the most parameters any of them has. Arguments are tensors' addresses (ctypes
+    releases the GIL during the call)."""
 
-    def __init__(self, lib: ctypes.CDLL, kinds: Sequence[int]) -> None:
-        self.lib = lib
+    def __init__(self, lib: ctypes.CDLL, kinds: Sequence[int], slots: int) -> None:
+        self.lib, self.slots = lib, slots
         self.kinds = torch.tensor(list(kinds), dtype=torch.int32)
         self._forward = lib.actsearch_forward
         self._forward.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int]
         self._forward.restype = None
+        self._forward_grad = lib.actsearch_forward_grad
+        self._forward_grad.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int]
+        self._forward_grad.restype = None
         self._backward = lib.actsearch_backward
         self._backward.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int]
         self._backward.restype = ctypes.c_int
 
     def forward(self, x: torch.Tensor, layout: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """The members' values alone (no gradient will be asked for)."""
         y = torch.empty_like(x)
         self._forward(x.data_ptr(), y.data_ptr(), layout.data_ptr(), self.kinds.data_ptr(), params.data_ptr(),
                       torch.get_num_threads())
         return y
 
-    def backward(self, x: torch.Tensor, gy: torch.Tensor, layout: torch.Tensor, params: torch.Tensor,
+    def forward_grad(self, x: torch.Tensor, layout: torch.Tensor,
+                     params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Values ``y``, and each element's ``d = dy/dx`` and ``dp[k] = dy/dβ_k`` for backward."""
+        y, d = torch.empty_like(x), torch.empty_like(x)
+        dp = torch.empty((self.slots, *x.shape), dtype=x.dtype)
+        self._forward_grad(x.data_ptr(), y.data_ptr(), d.data_ptr(), dp.data_ptr(), layout.data_ptr(),
+                           self.kinds.data_ptr(), params.data_ptr(), torch.get_num_threads())
+        return y, d, dp
+
+    def backward(self, gy: torch.Tensor, d: torch.Tensor, dp: torch.Tensor, layout: torch.Tensor,
                  param_grads: torch.Tensor) -> torch.Tensor:
-        gx = torch.empty_like(x)
-        status = self._backward(x.data_ptr(), gy.data_ptr(), gx.data_ptr(), layout.data_ptr(), self.kinds.data_ptr(),
-                                params.data_ptr(), param_grads.data_ptr(), torch.get_num_threads())
+        """``gx = gy * d``; each parameter's gradient (written where ``param_grads`` points) from ``gy * dp``."""
+        gx = torch.empty_like(gy)
+        status = self._backward(gy.data_ptr(), d.data_ptr(), dp.data_ptr(), gx.data_ptr(), layout.data_ptr(),
+                                self.kinds.data_ptr(), param_grads.data_ptr(), torch.get_num_threads())
         if status != 0:
             raise MemoryError("fused activation backward: out of memory")
         return gx
@@ -191,7 +207,7 @@ def population_kernel(exprs: Sequence[Expr], *, channels_last: bool = True) -> P
     lib = _build(population_source(distinct, channels_last=channels_last))
     if lib is None:
         return None
-    return PopulationKernel(lib, [distinct.index(e) for e in exprs])
+    return PopulationKernel(lib, [distinct.index(e) for e in exprs], max(len(e.params()) for e in distinct))
 
 
 def member_layout(shape: Sequence[int], k: int, split_dim: int, channel_dim: int) -> tuple[int, ...] | None:
@@ -212,26 +228,28 @@ def member_layout(shape: Sequence[int], k: int, split_dim: int, channel_dim: int
 
 
 class FusedActivation(torch.autograd.Function):
-    """``y = f_m(x_m)`` for every member m, with gradients for ``x`` and every parameter."""
+    """``y = f_m(x_m)`` for every member m, with gradients for ``x`` and every parameter. The
+    forward pass keeps the local derivatives, not ``x``: backward is the chain rule alone."""
 
     @staticmethod
     def forward(ctx: Any, kernel: PopulationKernel, layout: torch.Tensor, pointers: torch.Tensor,
                 x: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+        y, d, dp = kernel.forward_grad(x, layout, pointers)
         ctx.kernel, ctx.layout, ctx.pointers = kernel, layout, pointers
-        ctx.save_for_backward(x, *params)
-        return kernel.forward(x, layout, pointers)
+        ctx.save_for_backward(d, dp, *params)
+        return y
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, gy: torch.Tensor) -> Any:
-        x, *params = ctx.saved_tensors
+        d, dp, *params = ctx.saved_tensors
         grads = [torch.empty_like(p) for p in params]
         grad_pointers = torch.zeros_like(ctx.pointers)
         flat = grad_pointers.view(-1)
         slots = (ctx.pointers.view(-1) != 0).nonzero().view(-1).tolist()
         for slot, g in zip(slots, grads, strict=True):
             flat[slot] = g.data_ptr()
-        gx = ctx.kernel.backward(x, gy.contiguous(), ctx.layout, ctx.pointers, grad_pointers)
+        gx = ctx.kernel.backward(gy.contiguous(), d, dp, ctx.layout, grad_pointers)
         return (None, None, None, gx, *grads)
 
 

@@ -188,6 +188,8 @@ class StackedActivation(nn.Module):
         if kernel is None:
             return None
         flat, pointers = self._parameter_table()
+        if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in flat)):
+            return kernel.forward(x, layout, pointers)  # evaluation: no derivatives to keep
         out: torch.Tensor = FusedActivation.apply(kernel, layout, pointers, x, *flat)
         return out
 

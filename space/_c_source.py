@@ -17,9 +17,19 @@ NaN (the C comparisons would otherwise hide a diverging network from the rejecti
 
     void actsearch_forward(const float *x, float *y, const int64_t *layout,
                            const int32_t *kinds, const int64_t *params, int threads);
-    int actsearch_backward(const float *x, const float *gy, float *gx, const int64_t *layout,
-                           const int32_t *kinds, const int64_t *params,
+    void actsearch_forward_grad(const float *x, float *y, float *d, float *dp, const int64_t *layout,
+                                const int32_t *kinds, const int64_t *params, int threads);
+    int actsearch_backward(const float *gy, const float *d, const float *dp, float *gx,
+                           const int64_t *layout, const int32_t *kinds,
                            const int64_t *param_grads, int threads);  /* 0, or -1: no memory */
+
+``actsearch_forward`` computes the values alone (evaluation); in training,
+``actsearch_forward_grad`` also stores each element's local derivatives, ``d = dy/dx`` and
+``dp[k] = dy/dβ_k`` (``AS_DP_SLOTS`` arrays shaped like ``x``), by reverse-mode
+differentiation of the same tree in the same pass, so that ``actsearch_backward`` is only the
+chain rule ``gx = gy * d`` (and ``Σ gy * dp[k]`` per channel). Recomputing the function in the
+backward pass instead evaluated every maths call twice: for an activation site of 16 random
+candidates (128 × 128 each, one thread) forward and backward took 199 + 273 µs, now 328 + 43.
 
 ``kinds[m]`` is member m's expression (an index into the ``exprs`` given), ``params`` and
 ``param_grads`` hold ``C_MAX_PARAMS`` pointers per member (per-channel arrays of ``C`` floats), and
@@ -268,23 +278,32 @@ AS_INLINE float as_abs_exp_diff_dbeta(float a, float b, float beta, float y) {{
 }}
 
 typedef void (*fwd_fn)(const float *restrict, float *restrict, int64_t, const float *const *, int64_t);
-typedef void (*bwd_fn)(const float *restrict, const float *restrict, float *restrict, int64_t,
-                       const float *const *, int64_t, float *const *);
+typedef void (*fwd_grad_fn)(const float *restrict, float *restrict, float *restrict, float *const *, int64_t,
+                            const float *const *, int64_t);
+typedef void (*bwd_fn)(const float *restrict, const float *restrict, const float *const *, float *restrict,
+                       int64_t, int64_t, float *const *);
 """
 
 _DISPATCH = """
+enum { AS_VALUE, AS_VALUE_GRAD, AS_BACKWARD };
+
 typedef struct {
-    const float *x, *gy; float *y, *gx;
+    const float *x, *gy; float *y, *d, *dp, *gx;
     const int64_t *layout, *params; const int32_t *kinds;
-    float *partials; int64_t items_per_member, rows_per_item, n_items;
-    int backward, threads;
+    float *partials; int64_t items_per_member, rows_per_item, n_items, numel;
+    int mode, threads;
 } as_job;
 
 /* One contiguous run of n elements at `at`; c: its channel where runs are per channel. */
 static void as_run(const as_job *job, int kind, int64_t at, int64_t n, int64_t c,
                    const float *const *P, float *const *G) {
-    if (job->backward) BWD[kind](job->x + at, job->gy + at, job->gx + at, n, P, c, G);
-    else FWD[kind](job->x + at, job->y + at, n, P, c);
+    float *DP[MAX_PARAMS] = {0};  /* the runs of the local parameter derivatives: slot k at k * numel */
+    for (int k = 0; k < AS_DP_SLOTS; k++) DP[k] = job->dp + k * job->numel + at;
+    switch (job->mode) {
+    case AS_VALUE: FWD[kind](job->x + at, job->y + at, n, P, c); break;
+    case AS_VALUE_GRAD: FWD_GRAD[kind](job->x + at, job->y + at, job->d + at, DP, n, P, c); break;
+    default: BWD[kind](job->gy + at, job->d + at, (const float *const *)DP, job->gx + at, n, c, G);
+    }
 }
 
 static void as_run_item(const as_job *job, int64_t item) {
@@ -294,7 +313,7 @@ static void as_run_item(const as_job *job, int64_t item) {
     int64_t rows = O * R, lo = chunk * job->rows_per_item;
     int64_t hi = lo + job->rows_per_item < rows ? lo + job->rows_per_item : rows;
     int kind = job->kinds[m];
-    const float *const *P = (const float *const *)(job->params + m * MAX_PARAMS);
+    const float *const *P = job->params ? (const float *const *)(job->params + m * MAX_PARAMS) : 0;
     float *G[MAX_PARAMS] = {0};
     if (job->partials)  /* the backward pass: this item's own slice of parameter gradients */
         for (int k = 0; k < MAX_PARAMS; k++) G[k] = job->partials + (item * MAX_PARAMS + k) * C;
@@ -319,37 +338,45 @@ static void as_launch(const as_job *job) {
     for (int64_t item = 0; item < job->n_items; item++) as_run_item(job, item);
 }
 
-static void as_plan(as_job *job, const int64_t *layout) {
+static as_job as_plan(int mode, const int64_t *layout, const int32_t *kinds, int threads) {
+    as_job job; memset(&job, 0, sizeof job);
+    job.mode = mode; job.layout = layout; job.kinds = kinds; job.threads = threads;
     int64_t rows = layout[1] * layout[4], run = layout[5] * layout[6];
     int64_t per = run > 0 ? ITEM_ELEMENTS / run : 1;
-    job->rows_per_item = per < 1 ? 1 : per;
-    job->items_per_member = rows > 0 ? (rows + job->rows_per_item - 1) / job->rows_per_item : 0;
-    job->n_items = layout[0] * job->items_per_member;
+    job.rows_per_item = per < 1 ? 1 : per;
+    job.items_per_member = rows > 0 ? (rows + job.rows_per_item - 1) / job.rows_per_item : 0;
+    job.n_items = layout[0] * job.items_per_member;
+    job.numel = layout[1] * layout[2];
+    return job;
 }
 
 void actsearch_forward(const float *x, float *y, const int64_t *layout, const int32_t *kinds,
                        const int64_t *params, int threads) {
-    as_job job; memset(&job, 0, sizeof job);
-    job.x = x; job.y = y; job.layout = layout; job.kinds = kinds; job.params = params;
-    job.threads = threads;
-    as_plan(&job, layout);
+    as_job job = as_plan(AS_VALUE, layout, kinds, threads);
+    job.x = x; job.y = y; job.params = params;
+    if (job.n_items > 0) as_launch(&job);
+}
+
+void actsearch_forward_grad(const float *x, float *y, float *d, float *dp, const int64_t *layout,
+                            const int32_t *kinds, const int64_t *params, int threads) {
+    as_job job = as_plan(AS_VALUE_GRAD, layout, kinds, threads);
+    job.x = x; job.y = y; job.d = d; job.dp = dp; job.params = params;
     if (job.n_items > 0) as_launch(&job);
 }
 
 /* Parameter gradients: each item sums into its own slice of `partials`, then the slices are
    added per member in item order, so the sum does not depend on the number of threads. */
-int actsearch_backward(const float *x, const float *gy, float *gx, const int64_t *layout,
-                       const int32_t *kinds, const int64_t *params, const int64_t *param_grads,
-                       int threads) {
-    as_job job; memset(&job, 0, sizeof job);
-    job.x = x; job.gy = gy; job.gx = gx; job.layout = layout; job.kinds = kinds;
-    job.params = params; job.threads = threads; job.backward = 1;
-    as_plan(&job, layout);
+int actsearch_backward(const float *gy, const float *d, const float *dp, float *gx, const int64_t *layout,
+                       const int32_t *kinds, const int64_t *param_grads, int threads) {
+    as_job job = as_plan(AS_BACKWARD, layout, kinds, threads);
+    job.gy = gy; job.d = (float *)d; job.dp = (float *)dp; job.gx = gx;  /* read only here */
     int64_t C = layout[5];
-    job.partials = calloc((size_t)(job.n_items * MAX_PARAMS * C + 1), sizeof(float));
-    if (!job.partials) return -1;
+    if (AS_DP_SLOTS > 0) {
+        job.partials = calloc((size_t)(job.n_items * MAX_PARAMS * C + 1), sizeof(float));
+        if (!job.partials) return -1;
+    }
     if (job.n_items > 0) as_launch(&job);
-    for (int64_t m = 0; m < layout[0]; m++) {
+    for (int64_t m = 0; m < layout[0] && job.partials; m++) {
         for (int k = 0; k < MAX_PARAMS; k++) {
             float *out = (float *)(intptr_t)param_grads[m * MAX_PARAMS + k];
             if (!out) continue;
@@ -434,19 +461,13 @@ def _kernels(index: int, expr: Expr, channels_last: bool) -> str:
     tape = _Tape(expr)
     # channels last: parameter k of element e is P[k][e]; else one channel c0 per run
     bidx = "e" if channels_last else "c0"
-    loads = [f"const float p{k} = P[{k}][{bidx}];" for k in range(len(tape.params))]
-    fwd = "\n        ".join(loads + tape.forward_lines())
-    bwd = "\n        ".join(["const float gy = GY[e];", *loads, *tape.forward_lines(), *tape.backward_lines()])
     ks = range(len(tape.params))
-    if channels_last:
-        loop_head, flush = "#pragma omp simd\n    ", ""
-        accumulate = "".join(f"\n        G[{k}][e] += g_p{k};" for k in ks)
-    else:  # a parameter's gradient is summed over the run
-        accumulate = "".join(f"\n        acc{k} += g_p{k};" for k in ks)
-        accs = ", ".join(f"acc{k}" for k in ks)
-        loop_head = (f"float {', '.join(f'acc{k} = 0.0f' for k in ks)};\n    "
-                     f"#pragma omp simd reduction(+:{accs})\n    ") if tape.params else "#pragma omp simd\n    "
-        flush = "".join(f"\n    G[{k}][c0] += acc{k};" for k in ks)
+    loads = [f"const float p{k} = P[{k}][{bidx}];" for k in ks]
+    fwd = "\n        ".join(loads + tape.forward_lines())
+    grad = "\n        ".join(["const float gy = 1.0f;", *loads, *tape.forward_lines(), *tape.backward_lines()])
+    # local restrict pointers: GCC vectorises stores through them without alias checks
+    outs = "".join(f"\n    float *restrict dp{k} = DP[{k}];" for k in ks)
+    stores = "".join(f"\n        dp{k}[e] = g_p{k};" for k in ks)
     return f"""
 /* {expr} */
 static void fwd_{index}(const float *restrict X, float *restrict Y, int64_t n,
@@ -459,13 +480,41 @@ static void fwd_{index}(const float *restrict X, float *restrict Y, int64_t n,
         Y[e] = {tape.root} + AS_NAN_OF(x);
     }}
 }}
-static void bwd_{index}(const float *restrict X, const float *restrict GY, float *restrict GX,
-                        int64_t n, const float *const *P, int64_t c0, float *const *G) {{
-    (void)P; (void)c0; (void)G;
-    {loop_head}for (int64_t e = 0; e < n; e++) {{
+static void fwd_grad_{index}(const float *restrict X, float *restrict Y, float *restrict D,
+                             float *const *DP, int64_t n, const float *const *P, int64_t c0) {{
+    (void)P; (void)c0; (void)DP;{outs}
+    #pragma omp simd
+    for (int64_t e = 0; e < n; e++) {{
         const float x = X[e];
-        {bwd}
-        GX[e] = g_x + AS_NAN_OF(x);{accumulate}
+        {grad}
+        Y[e] = {tape.root} + AS_NAN_OF(x);
+        D[e] = g_x + AS_NAN_OF(x);{stores}
+    }}
+}}"""
+
+
+def _chain_rule(count: int, channels_last: bool) -> str:
+    """The backward kernel of every expression with ``count`` parameters: ``gx = gy * d``, and
+    each parameter's gradient summed from ``gy * dp[k]``."""
+    ks = range(count)
+    ins = "".join(f"\n    const float *restrict dp{k} = DP[{k}];" for k in ks)
+    if channels_last:
+        loop_head, flush = "#pragma omp simd\n    ", ""
+        ins += "".join(f"\n    float *restrict g{k} = G[{k}];" for k in ks)
+        accumulate = "".join(f"\n        g{k}[e] += gy * dp{k}[e];" for k in ks)
+    else:  # a parameter's gradient is summed over the run
+        accumulate = "".join(f"\n        acc{k} += gy * dp{k}[e];" for k in ks)
+        accs = ", ".join(f"acc{k}" for k in ks)
+        loop_head = (f"float {', '.join(f'acc{k} = 0.0f' for k in ks)};\n    "
+                     f"#pragma omp simd reduction(+:{accs})\n    ") if count else "#pragma omp simd\n    "
+        flush = "".join(f"\n    G[{k}][c0] += acc{k};" for k in ks)
+    return f"""
+static void bwd_p{count}(const float *restrict GY, const float *restrict D, const float *const *DP,
+                      float *restrict GX, int64_t n, int64_t c0, float *const *G) {{
+    (void)DP; (void)c0; (void)G;{ins}
+    {loop_head}for (int64_t e = 0; e < n; e++) {{
+        const float gy = GY[e];
+        GX[e] = gy * D[e];{accumulate}
     }}{flush}
 }}"""
 
@@ -478,9 +527,14 @@ def population_source(exprs: Sequence[Expr], *, channels_last: bool) -> str:
     unsupported = [str(e) for e in exprs if not c_supported(e)]
     if unsupported:
         raise ValueError(f"no C form for: {', '.join(unsupported)}")
-    parts = [_PRELUDE, f"#define ITEM_ELEMENTS {ITEM_ELEMENTS}\n#define AS_CHANNELS_LAST {int(channels_last)}\n"]
+    counts = [len(e.params()) for e in exprs]
+    parts = [_PRELUDE, f"#define ITEM_ELEMENTS {ITEM_ELEMENTS}\n#define AS_CHANNELS_LAST {int(channels_last)}\n"
+                       f"#define AS_DP_SLOTS {max(counts, default=0)}\n"]
     parts += [_kernels(i, e, channels_last) for i, e in enumerate(exprs)]
-    parts.append(f"\nstatic const fwd_fn FWD[] = {{{', '.join(f'fwd_{i}' for i in range(len(exprs)))}}};")
-    parts.append(f"\nstatic const bwd_fn BWD[] = {{{', '.join(f'bwd_{i}' for i in range(len(exprs)))}}};")
+    parts += [_chain_rule(n, channels_last) for n in sorted(set(counts))]
+    names = range(len(exprs))
+    parts.append(f"\nstatic const fwd_fn FWD[] = {{{', '.join(f'fwd_{i}' for i in names)}}};")
+    parts.append(f"\nstatic const fwd_grad_fn FWD_GRAD[] = {{{', '.join(f'fwd_grad_{i}' for i in names)}}};")
+    parts.append(f"\nstatic const bwd_fn BWD[] = {{{', '.join(f'bwd_p{n}' for n in counts)}}};")
     parts.append(_DISPATCH)
     return "\n".join(parts)
