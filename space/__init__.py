@@ -2,6 +2,7 @@
 
 from space._c_source import C_MAX_PARAMS, C_OPERATORS, c_supported, population_source
 from space._core import Unit
+from space._cuda_source import CUDA_MAX_SLOTS, cuda_supported, population_cuda_source
 from space._export import EXPORT_FORMATS, export
 from space._export_jax import jax_source
 from space._export_latex import latex_canonical, to_latex
@@ -47,6 +48,9 @@ __all__ = [
     "C_OPERATORS",
     "c_supported",
     "population_source",
+    "population_cuda_source",
+    "cuda_supported",
+    "CUDA_MAX_SLOTS",
     "EXPORT_FORMATS",
     "KNOWN",
     "Candidate",

@@ -1,10 +1,10 @@
-"""Expression → C: one fused forward and backward kernel per candidate, for a whole population.
+"""Expression → C: fused forward and backward kernels per candidate, for a whole population.
 
 Why: on a CPU, a candidate written as PyTorch ops costs one kernel launch (and one pass over
 memory) per operator and per member, forward and backward. For a population of 32 small MLPs
 that was ~800 launches per training step, each on 16k elements: more time than the matrix
-products. Here every candidate becomes a C loop that computes its value and, in the backward
-kernel, its derivatives by reverse-mode differentiation of the same tree, per element, in
+products. Here every candidate becomes a C loop that computes its value and, when training,
+its local derivatives by reverse-mode differentiation of the same tree, per element, in
 registers. GCC vectorises the loops with glibc's vector maths library (``libmvec``).
 
 The C code implements the *guarded* function of ``space._operators`` (the torch templates) with

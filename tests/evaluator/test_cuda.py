@@ -1,6 +1,7 @@
-"""The evaluator on a GPU: every task trains there, batching still equals separate runs, and a
-CUDA run agrees with the CPU run of the same seed. Skipped on machines without CUDA (CI);
-run on a GPU machine with ``pytest tests/evaluator/test_cuda.py``."""
+"""The evaluator on a GPU: the fused CUDA kernel computes what the members' PyTorch code
+computes, every task trains there, batching still equals separate runs, and a CUDA run agrees
+with the CPU run of the same seed. Skipped on machines without CUDA (CI); run on a GPU machine
+with ``pytest tests/evaluator/test_cuda.py``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 import torch
 
 from evaluator import Member, RejectionPolicy, Task, get_task, train_population
-from space import parse
+from evaluator._stacked import StackedActivation
+from space import Expr, parse
+from tests.evaluator.test_fused import SPECIAL, _close, _operator_cases, _random_exprs, _site
 from tests.evaluator.test_tasks_vision import TASKS as FILE_TASKS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -90,3 +93,64 @@ def test_a_cuda_checkpoint_resumes_to_the_uninterrupted_run() -> None:
     resumed = train_population(task, [], steps=40, policy=OFF, device="cuda", resume=[checkpoint])
     full = train_population(task, [MEMBERS[1]], steps=40, horizon=40, policy=OFF, device="cuda")
     assert resumed.results[0].metrics["val_loss"] == pytest.approx(full.results[0].metrics["val_loss"], rel=1e-4)
+
+
+def _fused_and_plain(site: StackedActivation, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(values, x-gradient, β-gradients) by the fused CUDA kernel, then by the members' PyTorch code."""
+    site = site.cuda()
+    gy = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).cuda()
+    out = []
+    for fused in (True, False):
+        if not fused:
+            site._fused = lambda x: None  # type: ignore[method-assign]  # the members' own code
+        site.zero_grad()
+        xg = x.detach().clone().cuda().requires_grad_()
+        y = site(xg)
+        y.backward(gy)
+        if fused:  # the comparison means nothing if the kernel quietly fell back
+            assert site._cuda_kernels and all(k is not None for k in site._cuda_kernels.values())
+        out.append([t.cpu() for t in (y.detach(), xg.grad, *[p.grad if p.grad is not None else torch.zeros_like(p)
+                                                            for p in site.parameters()])])
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("expr", _operator_cases(), ids=[e.op for e in _operator_cases()])
+def test_the_cuda_kernel_matches_every_operator(expr: Expr) -> None:
+    values = torch.tensor(SPECIAL, dtype=torch.float32)
+    x = torch.cat([values, torch.randn(4 * 3 * 64 - len(SPECIAL), generator=torch.Generator().manual_seed(2)) * 3])
+    site = _site([expr, parse("sin(x)"), expr, expr], (4, 3, 64), split_dim=0, channel_dim=-1)
+    fused, ref = _fused_and_plain(site, x.reshape(4, 3, 64))
+    names = ["value", "d/dx", *(f"d/d{n}" for n, _ in site.named_parameters())]
+    for what, got, want in zip(names, fused, ref, strict=True):
+        _close(got, want, 2e-5 if what == "value" else 1e-4, f"{expr} {what}")
+
+
+@pytest.mark.parametrize(("shape", "split_dim", "channel_dim"), [
+    ((8, 16, 24), 0, -1),          # MLP: [K, B, H]
+    ((6, 8 * 4, 5, 5), 1, 1),      # CNN: [B, K*C, H, W]
+    ((8, 3, 7, 12), 0, -1),        # transformer: [K, B, T, C]
+], ids=["mlp", "cnn", "sequence"])
+def test_the_cuda_kernel_matches_random_expressions_on_every_layout(shape: tuple[int, ...], split_dim: int,
+                                                                    channel_dim: int) -> None:
+    k = shape[split_dim] if split_dim == 0 else 8
+    for batch in range(3):
+        exprs = _random_exprs(k, seed=10 * batch + len(shape))
+        site = _site(exprs, shape, split_dim, channel_dim, seed=batch)
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(batch)) * 2
+        fused, ref = _fused_and_plain(site, x)
+        for what, got, want in zip(["value", "d/dx", *(n for n, _ in site.named_parameters())], fused, ref,
+                                   strict=True):
+            _close(got, want, 1e-3, f"{what} of {[str(e) for e in exprs]}")
+
+
+def test_nan_inputs_stay_nan_on_cuda() -> None:
+    site = _site([parse("relu(x)"), parse("max(x, 0.5)"), parse("min(tanh(x), 1)"), parse("beta*x")],
+                 (4, 2, 8), 0, -1).cuda()
+    x = torch.randn(4, 2, 8)
+    x[:, 0, 3] = math.nan
+    x = x.cuda().requires_grad_()
+    y = site(x)
+    y.sum().backward()
+    assert site._cuda_kernels and all(k is not None for k in site._cuda_kernels.values())
+    assert y[:, 0, 3].isnan().all() and x.grad is not None and x.grad[:, 0, 3].isnan().all()
+    assert not y[:, 1].isnan().any()
