@@ -5,8 +5,9 @@ off, so every candidate costs a full evaluation) with the task's default budget 
 overrides the step count), on this machine's cores; the one-at-a-time loop times ``--single``
 of them and extrapolates (``--repeats``: medians of alternating measurements; this machine's
 timings vary by ±10–20 % from run to run). Fused CPU kernels are compiled into an empty cache, so both sides
-pay for compiling their candidates as a search with new candidates does (``--no-fused``: the
-PyTorch code only). The population trains as the evaluator trains it by default — on the CPU,
+pay for compiling their candidates as a search with new candidates does (on CUDA, the
+population's jiterator kernel is compiled at its first call; ``--no-fused``: the PyTorch code
+only). The population trains as the evaluator trains it by default — on the CPU,
 split into one worker process per core (``--processes 1``: in this process with all threads);
 the workers start during the warm-up, as a service's first population starts them. Prints a
 line per side, then the JSON line:
@@ -106,7 +107,7 @@ def main() -> None:
         "threads": torch.get_num_threads(), "bf16": args.bf16,
         "processes": args.processes or processes_for(args.k, torch.device(args.device)),
         "first_population_seconds": round(warm_seconds, 2),
-        "fused_kernels": _fused.enabled() and args.device == "cpu",
+        "fused_kernels": _fused.enabled(),  # C kernels on CPUs, one jiterator kernel on CUDA
         "single_seconds_per_candidate": round(single, 4),
         "batched_seconds_per_candidate": round(batched, 4),
         "single_per_hour": round(3600 / single, 1),

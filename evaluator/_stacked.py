@@ -201,7 +201,9 @@ class StackedActivation(nn.Module):
     def _fused_cuda(self, x: torch.Tensor) -> torch.Tensor | None:
         # one member's PyTorch code is a few launches already: alone on an H100, mnist1d-mlp
         # took 1.83 ms per step with it and 2.21 with the kernel (32 members: 3.81 with it)
-        layout = self._layout(tuple(x.shape)) if x.is_contiguous() and len(self.members) > 1 else None
+        # it computes in float32: float64 members keep their PyTorch code
+        usable = x.is_contiguous() and len(self.members) > 1 and x.dtype in (torch.float32, torch.bfloat16, torch.float16)
+        layout = self._layout(tuple(x.shape)) if usable else None
         if layout is None:
             return None
         device = str(x.device)
