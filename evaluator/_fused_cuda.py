@@ -38,6 +38,7 @@ class CudaPopulationKernel:
 
         self._fn = jiterator._create_multi_output_jit_fn(self.source, num_outputs=2 + self.slots)
         self._members: dict[torch.device, torch.Tensor] = {}
+        self.compiled = False  # NVRTC compiles at the first call: only that call can fail to compile
 
     def members(self, device: torch.device, k: int) -> torch.Tensor:
         """``[1, K, 1, 1, 1]``: each member's kind, on ``device`` (made once)."""
@@ -54,9 +55,13 @@ class CudaPopulationKernel:
 def cuda_population_kernel(exprs: Sequence[Expr]) -> CudaPopulationKernel | None:
     """The kernel for members with candidates ``exprs``, or None where they must run their
     PyTorch code (see the module docstring)."""
-    if not _fused.enabled() or not cuda_supported(exprs) or not hasattr(torch.cuda, "jiterator"):
+    if not _fused.enabled() or not cuda_supported(exprs):
         return None
-    kernel = _kernel(tuple(exprs))
+    try:
+        kernel = _kernel(tuple(exprs))
+    except ImportError as exc:  # a PyTorch build without the jiterator
+        _fused._warn_once(f"no fused CUDA kernels in this PyTorch ({exc}), using PyTorch ops")
+        return None
     return None if kernel.source in _FAILED else kernel
 
 
@@ -80,10 +85,13 @@ def apply(kernel: CudaPopulationKernel, x: torch.Tensor, layout: Sequence[int],
         slots.append(torch.stack(per_member).to(torch.float32).view(1, k, 1, channels, 1))
     try:
         y: torch.Tensor = FusedCudaActivation.apply(kernel, member, view.float(), *slots)
-    except RuntimeError as exc:  # NVRTC's compile error (a template the GPU compiler rejects)
-        _FAILED.add(kernel.source)
+    except RuntimeError as exc:
+        if kernel.compiled or isinstance(exc, torch.OutOfMemoryError):
+            raise  # not a compile error: the run fails as it would with the PyTorch code
+        _FAILED.add(kernel.source)  # NVRTC rejected the source
         _fused._warn_once(f"compiling the fused CUDA kernel failed, using PyTorch ops: {str(exc)[-2000:]}")
         return None
+    kernel.compiled = True
     return y.to(x.dtype).reshape(x.shape)
 
 
