@@ -22,15 +22,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from space._c_source import _Tape, c_supported
+from space._c_source import _f, _Tape, c_supported
 from space._expr import Expr
 from space._operators import DIV_EPS, EXP_BETA_MAX, GAUSS_MAX
 
 CUDA_MAX_SLOTS = 6  # 2 + slots inputs (x, member, β…) and outputs (y, d, dβ…) within the jiterator's 8
-
-
-def _f(value: float) -> str:
-    return f"((float){value!r})"
 
 
 # The helpers the C operator templates call, as lambdas: jiterator code must be one template

@@ -14,9 +14,14 @@ import pytest
 import torch
 
 from evaluator import Member, RejectionPolicy, Task, get_task, train_population
-from evaluator._stacked import StackedActivation
 from space import Expr, parse
-from tests.evaluator.test_fused import SPECIAL, _close, _operator_cases, _random_exprs, _site
+from tests.evaluator.test_fused import (
+    LAYOUTS,
+    _operator_cases,
+    _site,
+    check_operator,
+    check_random_expressions,
+)
 from tests.evaluator.test_tasks_vision import TASKS as FILE_TASKS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -55,14 +60,18 @@ def _train(task: Task, members: list[Member], device: str, *, bf16: bool = False
     return [r.metrics for r in run.results]
 
 
+def _same_losses(got: dict[str, float], want: dict[str, float], member: Member) -> None:
+    for key in LOSSES:
+        if key in want:
+            assert got[key] == pytest.approx(want[key], rel=2e-3, abs=1e-5), (member, key)
+
+
 @pytest.mark.parametrize("name", list(TASKS))
 def test_cuda_run_agrees_with_the_cpu_run(name: str, tmp_path: Path) -> None:
     task = TASKS[name](tmp_path)
     cpu, cuda = _train(task, MEMBERS, "cpu"), _train(task, MEMBERS, "cuda")
     for member, on_cpu, on_cuda in zip(MEMBERS, cpu, cuda, strict=True):
-        for key in LOSSES:
-            if key in on_cpu:
-                assert on_cuda[key] == pytest.approx(on_cpu[key], rel=2e-3, abs=1e-5), (member, key)
+        _same_losses(on_cuda, on_cpu, member)
 
 
 @pytest.mark.parametrize("name", list(TASKS))
@@ -70,10 +79,7 @@ def test_a_population_member_on_cuda_equals_the_member_alone(name: str, tmp_path
     task = TASKS[name](tmp_path)
     together = _train(task, MEMBERS, "cuda")
     for member, metrics in zip(MEMBERS, together, strict=True):
-        alone = _train(task, [member], "cuda")[0]
-        for key in LOSSES:
-            if key in alone:
-                assert metrics[key] == pytest.approx(alone[key], rel=2e-3, abs=1e-5), (member, key)
+        _same_losses(metrics, _train(task, [member], "cuda")[0], member)
 
 
 @pytest.mark.parametrize("name", list(TASKS))
@@ -95,52 +101,15 @@ def test_a_cuda_checkpoint_resumes_to_the_uninterrupted_run() -> None:
     assert resumed.results[0].metrics["val_loss"] == pytest.approx(full.results[0].metrics["val_loss"], rel=1e-4)
 
 
-def _fused_and_plain(site: StackedActivation, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """(values, x-gradient, β-gradients) by the fused CUDA kernel, then by the members' PyTorch code."""
-    site = site.cuda()
-    gy = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).cuda()
-    out = []
-    for fused in (True, False):
-        if not fused:
-            site._fused = lambda x: None  # type: ignore[method-assign]  # the members' own code
-        site.zero_grad()
-        xg = x.detach().clone().cuda().requires_grad_()
-        y = site(xg)
-        y.backward(gy)
-        if fused:  # the comparison means nothing if the kernel quietly fell back
-            assert site._cuda_kernels and all(k is not None for k in site._cuda_kernels.values())
-        out.append([t.cpu() for t in (y.detach(), xg.grad, *[p.grad if p.grad is not None else torch.zeros_like(p)
-                                                            for p in site.parameters()])])
-    return out[0], out[1]
-
-
 @pytest.mark.parametrize("expr", _operator_cases(), ids=[e.op for e in _operator_cases()])
 def test_the_cuda_kernel_matches_every_operator(expr: Expr) -> None:
-    values = torch.tensor(SPECIAL, dtype=torch.float32)
-    x = torch.cat([values, torch.randn(4 * 3 * 64 - len(SPECIAL), generator=torch.Generator().manual_seed(2)) * 3])
-    site = _site([expr, parse("sin(x)"), expr, expr], (4, 3, 64), split_dim=0, channel_dim=-1)
-    fused, ref = _fused_and_plain(site, x.reshape(4, 3, 64))
-    names = ["value", "d/dx", *(f"d/d{n}" for n, _ in site.named_parameters())]
-    for what, got, want in zip(names, fused, ref, strict=True):
-        _close(got, want, 2e-5 if what == "value" else 1e-4, f"{expr} {what}")
+    check_operator(expr, "cuda")
 
 
-@pytest.mark.parametrize(("shape", "split_dim", "channel_dim"), [
-    ((8, 16, 24), 0, -1),          # MLP: [K, B, H]
-    ((6, 8 * 4, 5, 5), 1, 1),      # CNN: [B, K*C, H, W]
-    ((8, 3, 7, 12), 0, -1),        # transformer: [K, B, T, C]
-], ids=["mlp", "cnn", "sequence"])
+@LAYOUTS
 def test_the_cuda_kernel_matches_random_expressions_on_every_layout(shape: tuple[int, ...], split_dim: int,
                                                                     channel_dim: int) -> None:
-    k = shape[split_dim] if split_dim == 0 else 8
-    for batch in range(3):
-        exprs = _random_exprs(k, seed=10 * batch + len(shape))
-        site = _site(exprs, shape, split_dim, channel_dim, seed=batch)
-        x = torch.randn(shape, generator=torch.Generator().manual_seed(batch)) * 2
-        fused, ref = _fused_and_plain(site, x)
-        for what, got, want in zip(["value", "d/dx", *(n for n, _ in site.named_parameters())], fused, ref,
-                                   strict=True):
-            _close(got, want, 1e-3, f"{what} of {[str(e) for e in exprs]}")
+    check_random_expressions(shape, split_dim, channel_dim, "cuda")
 
 
 def test_nan_inputs_stay_nan_on_cuda() -> None:

@@ -61,21 +61,25 @@ def _site(exprs: Sequence[Expr], shape: tuple[int, ...], split_dim: int, channel
     return StackedActivation(acts, split_dim)
 
 
-def _both(site: StackedActivation, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """(values, x-gradient, β-gradients) fused, then by the members' PyTorch code."""
+def _both(site: StackedActivation, x: torch.Tensor,
+          device: str = "cpu") -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(values, x-gradient, β-gradients) fused on ``device``, then by the members' PyTorch code
+    there; returned on the CPU."""
+    site = site.to(device)
     out = []
-    gy = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    gy = torch.randn(x.shape, generator=torch.Generator().manual_seed(1)).to(device)
     for fused in (True, False):
         if not fused:
             site._fused = lambda x: None  # type: ignore[method-assign]  # the members' own code
         site.zero_grad()
-        xg = x.detach().clone().requires_grad_()
+        xg = x.detach().clone().to(device).requires_grad_()
         y = site(xg)
         y.backward(gy)
         if fused:  # the comparison means nothing if the kernels quietly fell back
-            assert site._kernels and all(k is not None for k in site._kernels.values())
-        out.append([y.detach(), xg.grad, *[p.grad if p.grad is not None else torch.zeros_like(p)
-                                           for p in site.parameters()]])
+            kernels = site._cuda_kernels if device.startswith("cuda") else site._kernels
+            assert kernels and all(k is not None for k in kernels.values())
+        out.append([t.cpu() for t in (y.detach(), xg.grad, *[p.grad if p.grad is not None else torch.zeros_like(p)
+                                                            for p in site.parameters()])])
     del site._fused
     return out[0], out[1]
 
@@ -109,17 +113,22 @@ def test_every_operator_has_a_c_form() -> None:
     assert {n for n, op in OPERATORS.items() if op.in_tree} <= set(C_OPERATORS)
 
 
-@pytest.mark.parametrize("expr", _operator_cases(), ids=[e.op for e in _operator_cases()])
-def test_operator_matches_torch_values_and_gradients(expr: Expr) -> None:
-    assert c_supported(expr)
-    text = str(expr)
+def check_operator(expr: Expr, device: str = "cpu") -> None:
+    """``expr``'s fused values and gradients equal its PyTorch code's on ``device``, at the
+    special points and at random ones."""
     values = torch.tensor(SPECIAL, dtype=torch.float32)
     x = torch.cat([values, torch.randn(4 * 3 * 64 - len(SPECIAL), generator=torch.Generator().manual_seed(2)) * 3])
     site = _site([expr, parse("sin(x)"), expr, expr], (4, 3, 64), split_dim=0, channel_dim=-1)
-    fused, ref = _both(site, x.reshape(4, 3, 64))
+    fused, ref = _both(site, x.reshape(4, 3, 64), device)
     for what, got, want in zip(["value", "d/dx", *(f"d/d{n}" for n, _ in site.named_parameters())], fused, ref,
                                strict=True):
-        _close(got, want, 2e-5 if what == "value" else 1e-4, f"{text} {what}")
+        _close(got, want, 2e-5 if what == "value" else 1e-4, f"{expr} {what}")
+
+
+@pytest.mark.parametrize("expr", _operator_cases(), ids=[e.op for e in _operator_cases()])
+def test_operator_matches_torch_values_and_gradients(expr: Expr) -> None:
+    assert c_supported(expr)
+    check_operator(expr)
 
 
 def _random_exprs(count: int, seed: int) -> list[Expr]:
@@ -138,21 +147,29 @@ def _random_exprs(count: int, seed: int) -> list[Expr]:
     return out
 
 
-@pytest.mark.parametrize(("shape", "split_dim", "channel_dim"), [
+LAYOUTS = pytest.mark.parametrize(("shape", "split_dim", "channel_dim"), [
     ((8, 16, 24), 0, -1),          # MLP: [K, B, H]
     ((6, 8 * 4, 5, 5), 1, 1),      # CNN: [B, K*C, H, W]
     ((8, 3, 7, 12), 0, -1),        # transformer: [K, B, T, C]
 ], ids=["mlp", "cnn", "sequence"])
-def test_random_expressions_match_torch_on_every_layout(shape: tuple[int, ...], split_dim: int, channel_dim: int) -> None:
+
+
+def check_random_expressions(shape: tuple[int, ...], split_dim: int, channel_dim: int, device: str = "cpu") -> None:
+    """Populations of random deep expressions: fused values and gradients equal the PyTorch code's."""
     k = shape[split_dim] if split_dim == 0 else 8
     for batch in range(3):
         exprs = _random_exprs(k, seed=10 * batch + len(shape))
         site = _site(exprs, shape, split_dim, channel_dim, seed=batch)
         x = torch.randn(shape, generator=torch.Generator().manual_seed(batch)) * 2
-        fused, ref = _both(site, x)
+        fused, ref = _both(site, x, device)
         for what, got, want in zip(["value", "d/dx", *(n for n, _ in site.named_parameters())], fused, ref,
                                    strict=True):
             _close(got, want, 1e-3, f"{what} of {[str(e) for e in exprs]}")
+
+
+@LAYOUTS
+def test_random_expressions_match_torch_on_every_layout(shape: tuple[int, ...], split_dim: int, channel_dim: int) -> None:
+    check_random_expressions(shape, split_dim, channel_dim)
 
 
 def test_results_do_not_depend_on_the_number_of_threads() -> None:

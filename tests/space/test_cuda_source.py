@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from space import OPERATORS, X, call, compile_module, parse, population_cuda_source
+from space import compile_module, parse, population_cuda_source
 from space._expr import Expr
+from tests.evaluator.test_fused import _operator_cases
 
 CXX = shutil.which("g++") or shutil.which("c++")
 pytestmark = pytest.mark.skipif(CXX is None, reason="needs a C++ compiler")
@@ -31,18 +32,7 @@ BETA = 0.7
 
 
 def _cases() -> list[Expr]:
-    cases = []
-    for name, op in OPERATORS.items():
-        if not op.in_tree:
-            continue
-        param = "beta" if op.has_beta else None
-        if name == "powi":
-            cases.append(call(name, X, exponent=5))
-        elif op.arity == 1:
-            cases.append(call(name, X, param=param))
-        else:
-            cases.append(call(name, X, call("tanh", X), param=param))
-    return [*cases, parse("x*sigmoid(beta*x) + max(x, sin(x))"), parse("gauss_diff(x, sin(x), beta) * x")]
+    return [*_operator_cases(), parse("x*sigmoid(beta*x) + max(x, sin(x))"), parse("gauss_diff(x, sin(x), beta) * x")]
 
 
 @pytest.fixture(scope="module")
