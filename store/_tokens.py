@@ -26,6 +26,17 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def _new_secret() -> str:
+    """32 random bytes, URL-safe, never starting with "-".
+
+    A leading "-" (1 secret in 64) made ``actsearch jobs --token SECRET`` read the secret as an
+    option; drawing again costs under a bit of the 256.
+    """
+    while (secret := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return secret
+
+
 def create_token(
     *,
     session: Session,
@@ -36,7 +47,7 @@ def create_token(
     max_candidates: int | None = None,
 ) -> tuple[Token, str]:
     """A new token and its secret. The secret is not stored: give it to the user now."""
-    secret = secrets.token_urlsafe(32)
+    secret = _new_secret()
     token = Token(
         name=name,
         owner=owner,

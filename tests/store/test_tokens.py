@@ -59,3 +59,12 @@ def test_authenticate_and_revoke(database: Database) -> None:
         assert [t.id for t in store.list_tokens(session=session, owner="bob")] == [user.id]
         fetched = store.get_token(session=session, token_id=admin.id)
         assert fetched is not None and fetched.name == "ops"
+
+
+def test_a_secret_never_starts_with_a_dash(database: Database, monkeypatch) -> None:
+    # A secret such as "-Iq…" is read as an option by `actsearch … --token SECRET`.
+    draws = iter(["-first-draw-starts-with-a-dash", "-and-the-second", "Kx-fine"])
+    monkeypatch.setattr(store._tokens.secrets, "token_urlsafe", lambda nbytes: next(draws))
+    with database.session() as session:
+        _, secret = store.create_token(session=session, name="cli", owner="alice")
+    assert secret == "Kx-fine"
