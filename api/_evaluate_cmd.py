@@ -22,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--task", required=True, help="a task name, e.g. mnist1d-mlp")
     p.add_argument("--seeds", type=int, default=1, help="train seeds 0..N-1 as one population (default 1)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the task's budget)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", dest="options",
+                   help="a task option, repeatable (the JobSpec's task.options), e.g. --option path=data.npz "
+                        "--option model=cnn; a value that parses as JSON is JSON, else text")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_evaluate)
@@ -47,6 +50,11 @@ class ProgressBar:
     def close(self, done: int) -> None:
         self._draw(done, self.total, end="\n")
 
+    def abandon(self) -> None:
+        """Ends a bar drawn in place, so the error that follows starts on its own line."""
+        if self.tty:
+            self.stream.write("\n")
+
     def _draw(self, done: int, total: int, end: str) -> None:
         width = 30
         filled = width * done // max(1, total)
@@ -59,15 +67,29 @@ class ProgressBar:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    report = evaluate(args.expression, task_name=args.task, seeds=args.seeds, steps=args.steps,
-                      device=args.device, progress=sys.stderr)
+    report = evaluate(args.expression, task_name=args.task, options=parse_options(args.options),
+                      seeds=args.seeds, steps=args.steps, device=args.device, progress=sys.stderr)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
         _print_report(report)
 
 
-def evaluate(text: str, *, task_name: str, seeds: int, steps: int | None, device: str,
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["path=data.npz", "width=64"]`` → ``{"path": "data.npz", "width": 64}``."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--option must be KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value  # text: a path, a model name
+    return options
+
+
+def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None, seeds: int, steps: int | None, device: str,
              progress: IO[str] | None) -> dict[str, Any]:
     """Trains ``text`` on ``task_name`` with seeds ``0 … seeds-1``; a JSON-ready report."""
     import torch
@@ -82,7 +104,7 @@ def evaluate(text: str, *, task_name: str, seeds: int, steps: int | None, device
     except ExprError as exc:
         raise CliError(f"bad expression: {exc}") from None
     try:
-        task = get_task(task_name)
+        task = get_task(task_name, **(options or {}))
     except TaskError as exc:
         raise CliError(str(exc)) from None
     if seeds < 1:
@@ -107,7 +129,12 @@ def evaluate(text: str, *, task_name: str, seeds: int, steps: int | None, device
 
     members = [Member(expr, seed) for seed in range(seeds)]
     began = time.perf_counter()
-    run = train_population(task, members, budget=budget, device=dev, on_step=on_step)
+    try:
+        run = train_population(task, members, budget=budget, device=dev, on_step=on_step)
+    except TaskError as exc:  # the task's data: missing, unreadable, malformed
+        if bar is not None:
+            bar.abandon()
+        raise CliError(str(exc)) from None
     wall = time.perf_counter() - began
     (first, t0), (done, t1) = ticks.get("first", (0, 0.0)), ticks.get("last", (0, 0.0))
     if bar is not None:

@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from api.cli import main
+from tests.evaluator.test_tasks_vision import write_npz
 
 ACTSEARCH = shutil.which("actsearch") or str(Path(sys.executable).parent / "actsearch")
 # One intra-op thread: on a shared 2-core machine torch's spinning threads slow tiny nets ~20x.
@@ -57,6 +59,12 @@ def test_unknown_task_is_a_message_with_exit_2() -> None:
         (("x", "--task", "mnist1d-mlp", "--seeds", "0"), "--seeds must be at least 1"),
         (("x", "--task", "mnist1d-mlp", "--steps", "-5"), "--steps must be at least 1"),
         (("x", "--task", "mnist1d-mlp", "--device", "nonsense"), "device 'nonsense' is not usable"),
+        (("x", "--task", "npz", "--option", "path"), "--option must be KEY=VALUE, got 'path'"),
+        (("x", "--task", "npz"), "bad options for task 'npz'"),
+        (("x", "--task", "npz", "--option", "path=/no/such.npz"), "npz file '/no/such.npz' does not exist"),
+        # the data is read when training starts (after the cheap checks): still a message, not a traceback
+        (("relu(x)", "--task", "cifar10-resnet20", "--option", "path=/no/such/dir", "--steps", "1"),
+         "CIFAR-10 directory '/no/such/dir' (directory does not exist)"),
     ],
 )
 def test_bad_input_is_a_message_with_exit_2(args: tuple[str, ...], message: str,
@@ -70,3 +78,16 @@ def test_evaluate_prints_a_readable_report(capsys: pytest.CaptureFixture[str]) -
     assert main(["evaluate", "x", "--task", "mnist1d-mlp", "--steps", "30"]) == 0  # affine: rejected untrained
     out, _ = capsys.readouterr()
     assert "rejected (affine)" in out and "per seed" in out and "wall time" in out
+
+
+def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a user's own data set: the npz task needs its path (and takes a model kind) from --option
+    data = write_npz(tmp_path / "mine.npz", x_train=np.random.default_rng(2).normal(size=(48, 1, 8, 8)),
+                     x_val=np.random.default_rng(3).normal(size=(20, 1, 8, 8)))
+    args = ["evaluate", "relu(x)", "--task", "npz", "--option", f"path={data}", "--option", "model=cnn",
+            "--steps", "5", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fitness"]["status"] == "ok" and report["steps_done"] == 5
+    assert main([*args, "--option", "model=transformer"]) == 2  # the last one wins
+    assert "npz model must be one of mlp, cnn; got 'transformer'" in capsys.readouterr().err
