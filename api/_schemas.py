@@ -162,6 +162,7 @@ class TaskPublic(BaseModel):
     objective: str | None = Field(description="the metric fitness is made of ('-' : minimized)")
     budget: dict[str, Any] | None = Field(description="default training budget; null: set by options")
     quality_floor: float | None
+    quality_min_steps: int | None = Field(description="the quality check never runs before this step")
     device: str | None
 
 

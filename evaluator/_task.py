@@ -57,6 +57,10 @@ class Task:
     # A quality-run floor (EvoNorm's quality check): validation accuracy that a short run must
     # reach; None where the task has no meaningful floor.
     quality_floor: float | None = None
+    # The check runs after a fraction of the budget but never before this many steps: with a
+    # shortened budget a quarter of it is too little training for good functions to clear the
+    # floor (measured per task). A run shorter than this has no quality check.
+    quality_min_steps: int = 1
     device_hint: ClassVar[str] = "cpu"  # where the task is meant to run by default
 
     def load(self) -> TaskData:
@@ -93,6 +97,7 @@ class Task:
             "objective": self.objective if self.maximize else f"-{self.objective}",
             "budget": self.budget.to_json(),
             "quality_floor": self.quality_floor,
+            "quality_min_steps": self.quality_min_steps,
             "device": self.device_hint,
         }
 

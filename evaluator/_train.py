@@ -261,7 +261,9 @@ class _Trainer:
         steps_done = [stop] * total
         quality_step = None
         if policy.quality_fraction is not None and self.task.quality_floor is not None:
-            quality_step = max(1, int(policy.quality_fraction * horizon))
+            quality_step = max(1, int(policy.quality_fraction * horizon), self.task.quality_min_steps)
+            if quality_step >= horizon:  # too short a run for the floor to mean anything
+                quality_step = None
         began = time.perf_counter()
         self.model.train()
         step = start
