@@ -1,36 +1,40 @@
 """What early rejection saves: random candidates of the Swish paper's one-unit space.
 
-Trains ``--n`` random candidates (deduplicated by fingerprint) on ``mnist1d-mlp`` at the
+Trains ``--n`` random candidates (deduplicated by fingerprint) on ``--task`` (``mnist1d-mlp``) at the
 default budget with the default rejection policy, as one population, and reports for each
 rejection reason how many candidates it caught and what they cost relative to a full
 evaluation (steps trained / planned steps; probe rejections train 0 steps and cost only the
-probe's milliseconds).
+probe's milliseconds). Then checks that rejection is honest: every member rejected during
+training is trained again, rejection off, for the whole budget, and its fitness is placed among
+the accepted members' (a rejection is *false* when that fitness reaches their median).
 
 Last line: ``{"candidates": n, "rejected": r, "by_reason": {reason: {"count": c,
-"mean_cost_fraction": f}}, "steps_saved_fraction": s, ...}``.
+"mean_cost_fraction": f}}, "steps_saved_fraction": s, "false_rejections": f, ...}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections import defaultdict
 
-from evaluator import Member, get_task, train_population
+from evaluator import Member, RejectionPolicy, get_task, train_population
 from evaluator._probe import probe
 from space import Space, fingerprint
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="mnist1d-mlp")
     parser.add_argument("--n", type=int, default=48)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    task = get_task("mnist1d-mlp")
+    task = get_task(args.task)
     space, rng, seen = Space(), random.Random(args.seed), set()
     members = []
     while len(members) < args.n:
@@ -56,6 +60,7 @@ def main() -> None:
     used = sum(r.steps for r in run.results)
     for reason, costs in sorted(by_reason.items()):
         print(f"{reason:<20} {len(costs):>3} candidates, mean cost {sum(costs) / len(costs):.3f} of a full run")
+    honesty = _rejected_trained_fully(task, members, run.results, args.steps)
     print(json.dumps({
         "task": task.name, "candidates": len(members), "planned_steps": planned,
         "ok": sum(r.status == "ok" for r in run.results),
@@ -65,7 +70,30 @@ def main() -> None:
         "steps_saved_fraction": round(1 - used / (planned * len(members)), 4),
         "probe_seconds_per_candidate": round(probe_seconds, 4),
         "population_seconds": round(elapsed, 1),
+        **honesty,
     }))
+
+
+def _rejected_trained_fully(task, members, results, steps):  # type: ignore[no-untyped-def]
+    """Members rejected during training (not by the probe), trained again without rejection."""
+    accepted = sorted(r.fitness for r in results if r.status == "ok")
+    again = [i for i, r in enumerate(results) if r.status == "rejected" and r.steps > 0]
+    if not again or not accepted:
+        return {"rejected_in_training": len(again), "false_rejections": 0}
+    median = accepted[len(accepted) // 2]
+    full = train_population(task, [members[i] for i in again], steps=steps, policy=RejectionPolicy.off()).results
+    rows = []
+    for i, result in zip(again, full, strict=True):
+        value = result.fitness if result.status == "ok" and math.isfinite(result.fitness) else None
+        beaten = None if value is None else sum(a < value for a in accepted) / len(accepted)
+        rows.append({"expression": str(members[i].expr), "reason": results[i].reason, "full_fitness": value,
+                     "beats_accepted_fraction": None if beaten is None else round(beaten, 3)})
+        shown = "diverged" if value is None else f"{value:.4f}, beats {beaten:.0%} of the accepted"
+        print(f"{results[i].reason:<20} {str(members[i].expr)[:40]:<40} trained fully: {shown}")
+    false = [r for r in rows if r["full_fitness"] is not None and r["full_fitness"] >= median]
+    print(f"accepted median {median:.4f}; {len(false)} of {len(rows)} rejected members reach it when trained fully")
+    return {"rejected_in_training": len(rows), "accepted_median": round(median, 4),
+            "false_rejections": len(false), "rejected_trained_fully": rows}
 
 
 if __name__ == "__main__":
