@@ -3,9 +3,11 @@
 Options: ``path`` (the file) and ``model``: ``"mlp"`` flattens every sample and trains an MLP
 in-128-128-out; ``"cnn"`` expects images ``[N, C, H, W]`` and trains a small CNN (conv 32, conv
 64 stride 2, global average pooling, linear 64, linear out; a candidate at every activation
-site). Integer ``y`` (labels ``0…n-1``, shape ``[N]``) is classification with cross-entropy and
-validation accuracy as fitness; floating ``y`` (``[N]`` or ``[N, T]``) is regression with MSE
-and fitness ``-val_mse``. Inputs are standardised with training-set statistics (per feature for
+site). Integer or boolean ``y`` (labels ``0…n-1``, shape ``[N]``) is classification with
+cross-entropy and validation accuracy as fitness; floating ``y`` (``[N]`` or ``[N, T]``) is
+regression with MSE and fitness ``-val_mse``. ``kind`` (``"classification"`` or
+``"regression"``) overrides that guess: labels saved as floats (read from a CSV, say) are whole
+numbers that train as classes, integer targets (counts) train as regression. Inputs are standardised with training-set statistics (per feature for
 the MLP, per channel for the CNN); regression networks predict standardised targets and map
 them back, so ``val_mse`` is in the user's units while training stays well-conditioned.
 
@@ -38,6 +40,8 @@ from evaluator.tasks.mnist1d import StackedMLP
 
 ARRAYS = ("x_train", "y_train", "x_val", "y_val")
 MODELS = ("mlp", "cnn")
+KINDS = ("auto", "classification", "regression")
+_CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last image's last axis holds
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class _Checked:
     out_features: int
 
 
-def _read(path: str, model: str) -> _Checked:
+def _read(path: str, model: str, kind: str = "auto") -> _Checked:
     """The file's arrays, validated; every problem a :class:`TaskError` naming the array."""
     file = Path(path).expanduser()
     if not file.is_file():
@@ -63,6 +67,7 @@ def _read(path: str, model: str) -> _Checked:
         raise
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise TaskError(f"{file} is not a readable .npz of plain numeric arrays: {exc}") from None
+    arrays = _targets_as(kind, arrays)
     _check(arrays, model)
     y = arrays["y_train"]
     regression = y.dtype.kind == "f"
@@ -71,6 +76,24 @@ def _read(path: str, model: str) -> _Checked:
     else:
         out = int(max(y.max(), arrays["y_val"].max())) + 1
     return _Checked(arrays, regression, out)
+
+
+def _targets_as(kind: str, a: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``y_train`` and ``y_val`` cast to what ``kind`` trains on; booleans are class labels.
+    Non-numeric targets are left for :func:`_check` to name."""
+    out = dict(a)
+    for name in ("y_train", "y_val"):
+        y = a[name]
+        if y.dtype.kind == "b" or (kind == "regression" and y.dtype.kind in "iu"):
+            out[name] = y.astype(np.float64 if kind == "regression" else np.int64)
+        elif kind == "classification" and y.dtype.kind == "f":
+            whole = np.isfinite(y) & (y == np.round(y))
+            if not whole.all():
+                at = tuple(int(i) for i in np.argwhere(~whole)[0])
+                raise TaskError(f"{name} must hold whole-number class labels for kind=classification; "
+                                f"found {y[at].item()!r} at index {at}")
+            out[name] = y.astype(np.int64)
+    return out
 
 
 def _check(a: dict[str, np.ndarray], model: str) -> None:
@@ -90,6 +113,10 @@ def _check(a: dict[str, np.ndarray], model: str) -> None:
     x_train, y_train, x_val, y_val = (a[n] for n in ARRAYS)
     if model == "cnn" and x_train.ndim != 4:
         raise TaskError(f"model 'cnn' needs x_train as images [N, C, H, W]; got shape {list(x_train.shape)}")
+    if model == "cnn" and x_train.shape[3] in _CHANNEL_COUNTS and x_train.shape[1] not in _CHANNEL_COUNTS:
+        # [N, H, W, C] (TensorFlow's layout) read as [N, C, H, W] trains on scrambled images
+        raise TaskError(f"x_train {list(x_train.shape)} looks channels-last [N, H, W, C]; model 'cnn' needs "
+                        f"[N, C, H, W]: save np.transpose(x, (0, 3, 1, 2))")
     if model == "mlp" and x_train.ndim < 2:
         raise TaskError(f"x_train must be [N, features…]; got shape {list(x_train.shape)}")
     if x_val.shape[1:] != x_train.shape[1:]:
@@ -107,7 +134,7 @@ def _check(a: dict[str, np.ndarray], model: str) -> None:
                             f"{list(y_train.shape)} and y_val {list(y_val.shape)}")
     else:
         raise TaskError(f"y_train ({y_train.dtype}) and y_val ({y_val.dtype}) must both be integer "
-                        f"(classification) or both floating (regression)")
+                        f"(classification) or both floating (regression), or set the task option kind")
 
 
 class _Rescaled(nn.Module):
@@ -131,8 +158,9 @@ class _NpzBase(Task):
     description = "your own .npz (x_train, y_train, x_val, y_val), MLP or small CNN"
     budget = Budget(steps=2000, batch_size=128, lr=3e-3, weight_decay=1e-2)
 
-    def __init__(self, path: str, model: str, in_shape: tuple[int, ...], out_features: int) -> None:
-        self.path, self.model, self.in_shape, self.out_features = path, model, in_shape, out_features
+    def __init__(self, path: str, model: str, kind: str, in_shape: tuple[int, ...], out_features: int) -> None:
+        self.path, self.model, self.kind = path, model, kind
+        self.in_shape, self.out_features = in_shape, out_features
 
     def _inputs(self, x_train: np.ndarray, x_val: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         x_train, x_val = x_train.astype(np.float32), x_val.astype(np.float32)
@@ -152,7 +180,7 @@ class _NpzBase(Task):
 
 class NpzClassification(_NpzBase):
     def load(self) -> TaskData:
-        a = _read(self.path, self.model).arrays
+        a = _read(self.path, self.model, self.kind).arrays
         x_train, x_val = self._inputs(a["x_train"], a["x_val"])
         return TaskData(x_train, torch.from_numpy(a["y_train"].astype(np.int64)),
                         x_val, torch.from_numpy(a["y_val"].astype(np.int64)))
@@ -165,13 +193,13 @@ class NpzRegression(_NpzBase):
     objective = "val_mse"
     maximize = False
 
-    def __init__(self, path: str, model: str, in_shape: tuple[int, ...], out_features: int,
+    def __init__(self, path: str, model: str, kind: str, in_shape: tuple[int, ...], out_features: int,
                  target_mean: tuple[float, ...], target_std: tuple[float, ...]) -> None:
-        super().__init__(path, model, in_shape, out_features)
+        super().__init__(path, model, kind, in_shape, out_features)
         self.target_mean, self.target_std = target_mean, target_std
 
     def load(self) -> TaskData:
-        a = _read(self.path, self.model).arrays
+        a = _read(self.path, self.model, self.kind).arrays
         x_train, x_val = self._inputs(a["x_train"], a["x_val"])
         # targets as [N, T] always, matching the network's [K, B, T] output
         y_train, y_val = (torch.from_numpy(a[n].astype(np.float32).reshape(len(a[n]), -1)) for n in ("y_train", "y_val"))
@@ -189,15 +217,18 @@ class NpzRegression(_NpzBase):
 
 
 @register("npz")
-def npz_task(path: str, model: str = "mlp") -> Task:
-    """The ``npz`` task for ``path``: classification or regression, decided by ``y``'s dtype."""
+def npz_task(path: str, model: str = "mlp", kind: str = "auto") -> Task:
+    """The ``npz`` task for ``path``: classification or regression, decided by ``y``'s dtype
+    unless ``kind`` says which."""
     if model not in MODELS:
         raise TaskError(f"npz model must be one of {', '.join(MODELS)}; got {model!r}")
-    checked = _read(str(path), model)
+    if kind not in KINDS:
+        raise TaskError(f"npz kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    checked = _read(str(path), model, kind)
     in_shape = tuple(int(d) for d in checked.arrays["x_train"].shape[1:])
     if not checked.regression:
-        return NpzClassification(str(path), model, in_shape, checked.out_features)
+        return NpzClassification(str(path), model, kind, in_shape, checked.out_features)
     y = checked.arrays["y_train"].astype(np.float64).reshape(len(checked.arrays["y_train"]), -1)
     std = np.where(y.std(axis=0) > 0, y.std(axis=0), 1.0)  # a constant target: do not divide by 0
-    return NpzRegression(str(path), model, in_shape, checked.out_features,
+    return NpzRegression(str(path), model, kind, in_shape, checked.out_features,
                          tuple(float(v) for v in y.mean(axis=0)), tuple(float(v) for v in std))

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from evaluator import Member, RejectionPolicy, Task, TaskError, get_task, train_population
-from evaluator.tasks.npz import NpzClassification
+from evaluator.tasks.npz import NpzClassification, NpzRegression
 from space import parse
 
 MEMBERS = [Member(parse("relu(x)"), 0), Member(parse("tanh(x)"), 1), Member(parse("x*sigmoid(x)"), 2)]
@@ -193,12 +193,39 @@ def test_npz_classification_counts_classes(tmp_path: Path) -> None:
     ({"x_val": np.zeros((20, 5))}, "mlp", r"x_val samples have shape \[5\] but x_train samples \[6\]"),
     ({}, "cnn", r"model 'cnn' needs x_train as images \[N, C, H, W\]"),
     ({}, "rnn", "npz model must be one of mlp, cnn"),
+    # TensorFlow's image layout, which the CNN would read as 8 channels of 8x3 images
+    ({"x_train": np.zeros((48, 8, 8, 3)), "x_val": np.zeros((20, 8, 8, 3))}, "cnn",
+     r"x_train \[48, 8, 8, 3\] looks channels-last .*np.transpose\(x, \(0, 3, 1, 2\)\)"),
 ])
 def test_npz_validation_errors_are_clear(tmp_path: Path, overrides: dict[str, np.ndarray | None],
                                          model: str, match: str) -> None:
     path = write_npz(tmp_path / "bad.npz", **overrides)
     with pytest.raises(TaskError, match=match):
         get_task("npz", path=str(path), model=model)
+
+
+def test_npz_kind_decides_what_the_targets_train_as(tmp_path: Path) -> None:
+    labels = np.random.default_rng(4).integers(0, 3, 68)
+    as_floats = write_npz(tmp_path / "f.npz", y_train=labels[:48].astype(np.float32), y_val=labels[48:] * 1.0)
+    assert isinstance(get_task("npz", path=str(as_floats)), NpzRegression)  # floats: regression unless told
+    task = get_task("npz", path=str(as_floats), kind="classification")
+    assert isinstance(task, NpzClassification) and task.out_features == 3
+    data = task.load()
+    assert data.y_train.dtype == torch.int64 and data.y_train.tolist() == labels[:48].tolist()
+
+    counts = write_npz(tmp_path / "c.npz")  # integer targets
+    regression = get_task("npz", path=str(counts), kind="regression")
+    assert isinstance(regression, NpzRegression) and regression.load().y_val.dtype == torch.float32
+
+    flags = write_npz(tmp_path / "b.npz", y_train=labels[:48] > 0, y_val=labels[48:] > 0)
+    binary = get_task("npz", path=str(flags))
+    assert isinstance(binary, NpzClassification) and binary.out_features == 2
+
+    halves = write_npz(tmp_path / "h.npz", y_train=np.r_[np.zeros(40), 0.5, np.ones(7)])
+    with pytest.raises(TaskError, match=r"y_train must hold whole-number class labels .* 0.5 at index \(40,\)"):
+        get_task("npz", path=str(halves), kind="classification")
+    with pytest.raises(TaskError, match="npz kind must be one of auto, classification, regression; got 'labels'"):
+        get_task("npz", path=str(counts), kind="labels")
 
 
 def test_npz_missing_file(tmp_path: Path) -> None:
