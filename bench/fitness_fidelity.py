@@ -60,12 +60,15 @@ def fitness_table(task_name: str, exprs: list[Expr], seed: int, steps: int) -> t
     return fitness, loss, elapsed / len(exprs)
 
 
-def spearman(a: list, b: list, *, negate: bool = False) -> tuple[float, int]:
+def spearman(a: list, b: list) -> tuple[float | None, int]:
+    """Spearman's rho over the functions both lists scored; None below 3 of them (e.g. the
+    validation loss of a regression task, whose fitness already is its validation MSE)."""
     pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None
              and np.isfinite(x) and np.isfinite(y)]
+    if len(pairs) < 3:
+        return None, len(pairs)
     xs, ys = zip(*pairs, strict=True)
-    rho = spearmanr(xs, ys).statistic
-    return float(rho), len(pairs)
+    return float(spearmanr(xs, ys).statistic), len(pairs)
 
 
 def main() -> None:
@@ -94,12 +97,16 @@ def main() -> None:
     print(json.dumps({
         "task": args.task, "functions": len(exprs), "known": len(KNOWN), "random": args.random,
         "steps": steps, "multiplier": args.multiplier,
-        "seed_spearman": round(rho_seed, 4), "seed_spearman_loss": round(rho_loss, 4),
-        "budget_spearman": round(rho_budget, 4),
+        "seed_spearman": _round(rho_seed), "seed_spearman_loss": _round(rho_loss),
+        "budget_spearman": _round(rho_budget),
         "compared_seed": n_seed, "compared_budget": n_budget,
         "seconds_per_candidate_batched": round(sec_a, 3),
         "seconds_per_candidate_batched_long": round(sec_long, 3),
     }))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 if __name__ == "__main__":

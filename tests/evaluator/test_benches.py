@@ -1,0 +1,56 @@
+"""The evaluator's benchmarks run as a user runs them and end with one JSON object.
+
+Tiny budgets: these check that each script works (a crash after minutes of training is what
+they catch), not the numbers, which live in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def last_json(script: str, *args: str) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True,
+                            text=True, timeout=300, check=False, env=ENV, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_eval_throughput_reports_both_rates_and_their_ratio() -> None:
+    report = last_json("eval_throughput.py", "--k", "4", "--steps", "20", "--single", "2")
+    assert report["k"] == 4 and report["batched_ok"] == 4
+    assert report["single_per_hour"] > 0 and report["batched_per_hour"] > 0
+    assert report["ratio"] == pytest.approx(report["batched_per_hour"] / report["single_per_hour"], rel=0.02)
+
+
+def test_step_time_reports_every_population_size() -> None:
+    report = last_json("step_time.py", "--task", "mnist1d-mlp", "--k", "1", "--k", "3", "--steps", "3",
+                       "--device", "cpu")
+    assert [(row["task"], row["k"]) for row in report["rows"]] == [("mnist1d-mlp", 1), ("mnist1d-mlp", 3)]
+    assert all(row["ms_per_step"] > 0 for row in report["rows"])
+
+
+def test_rejection_cost_retrains_what_it_rejected() -> None:
+    report = last_json("rejection_cost.py", "--n", "6", "--steps", "30")
+    assert report["candidates"] == 6 and report["ok"] + report["rejected"] <= 6
+    assert len(report["rejected_trained_fully"]) == report["rejected_in_training"]
+    assert 0 <= report["false_rejections"] <= report["rejected_in_training"]
+
+
+@pytest.mark.parametrize("task", ["digits-cnn", "periodic-extrapolation"])
+def test_fitness_fidelity_on_a_classification_and_a_regression_task(task: str) -> None:
+    # the regression task has no validation loss beside its fitness: no second correlation
+    report = last_json("fitness_fidelity.py", "--task", task, "--random", "1", "--steps", "4", "--multiplier", "2")
+    assert report["functions"] == 21 and -1 <= report["seed_spearman"] <= 1
+    assert (report["seed_spearman_loss"] is None) == (task == "periodic-extrapolation")
