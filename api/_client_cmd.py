@@ -17,7 +17,8 @@ from api.cli import CliError
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server", default=None, help="service URL (env ACTSEARCH_URL; default http://127.0.0.1:8000)")
-    p.add_argument("--token", default=None, help="API token (env ACTSEARCH_TOKEN); a secret that starts with \"-\" needs --token=SECRET")
+    p.add_argument("--token", default=None,
+                   help="API token (env ACTSEARCH_TOKEN); a secret that starts with '-' needs --token=SECRET")
 
 
 @contextlib.contextmanager

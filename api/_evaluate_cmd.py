@@ -89,8 +89,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None, seeds: int, steps: int | None, device: str,
-             progress: IO[str] | None) -> dict[str, Any]:
+def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None, seeds: int,
+             steps: int | None, device: str, progress: IO[str] | None) -> dict[str, Any]:
     """Trains ``text`` on ``task_name`` with seeds ``0 … seeds-1``; a JSON-ready report."""
     import torch
 

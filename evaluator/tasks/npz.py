@@ -7,9 +7,10 @@ site). Integer or boolean ``y`` (labels ``0…n-1``, shape ``[N]``) is classific
 cross-entropy and validation accuracy as fitness; floating ``y`` (``[N]`` or ``[N, T]``) is
 regression with MSE and fitness ``-val_mse``. ``kind`` (``"classification"`` or
 ``"regression"``) overrides that guess: labels saved as floats (read from a CSV, say) are whole
-numbers that train as classes, integer targets (counts) train as regression. Inputs are standardised with training-set statistics (per feature for
-the MLP, per channel for the CNN); regression networks predict standardised targets and map
-them back, so ``val_mse`` is in the user's units while training stays well-conditioned.
+numbers that train as classes, integer targets (counts) train as regression. Inputs are
+standardised with training-set statistics (per feature for the MLP, per channel for the CNN);
+regression networks predict standardised targets and map them back, so ``val_mse`` is in the
+user's units while training stays well-conditioned.
 
 Every array is checked when the task is created, so a bad file fails at job submission with a
 message naming the array and the problem, not minutes later on a worker. Files are read with
