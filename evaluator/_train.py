@@ -305,14 +305,14 @@ class _Trainer:
             if on_step is not None:
                 on_step(step + 1, stop)
 
+        loop_seconds = time.perf_counter() - began  # the steps' rate: the validation below is not a step
         metrics: list[dict[str, float]] = [{} for _ in range(total)]
         if any(verdicts[i] is None for i in self.slots):
             for j, row in enumerate(self._evaluate()):
                 metrics[self.slots[j]] = row
         tail = max(1, stop // 20)  # over the whole run: a resumed member reports what a straight run would
         train_loss = [float(np.mean(h[-tail:])) if h else math.nan for h in self.history]
-        return _Outcome(verdicts, steps_done, train_loss, metrics, self.history, step + 1,
-                        time.perf_counter() - began)
+        return _Outcome(verdicts, steps_done, train_loss, metrics, self.history, step + 1, loop_seconds)
 
     def _check_loss_falling(self, policy: RejectionPolicy, verdicts: list[tuple[str, str] | None],
                             steps_done: list[int], step: int) -> None:
