@@ -20,8 +20,9 @@ import math
 import random
 import time
 from collections import defaultdict
+from typing import Any
 
-from evaluator import Member, RejectionPolicy, get_task, train_population
+from evaluator import Member, RejectionPolicy, RunResult, Task, get_task, train_population
 from evaluator._probe import probe
 from space import Space, fingerprint
 
@@ -36,7 +37,7 @@ def main() -> None:
 
     task = get_task(args.task)
     space, rng, seen = Space(), random.Random(args.seed), set()
-    members = []
+    members: list[Member] = []
     while len(members) < args.n:
         expr = space.to_expr(space.sample(rng))
         if fingerprint(expr) not in seen:
@@ -74,26 +75,28 @@ def main() -> None:
     }))
 
 
-def _rejected_trained_fully(task, members, results, steps):  # type: ignore[no-untyped-def]
+def _rejected_trained_fully(task: Task, members: list[Member], results: list[RunResult],
+                            steps: int | None) -> dict[str, Any]:
     """Members rejected during training (not by the probe), trained again without rejection."""
-    accepted = sorted(r.fitness for r in results if r.status == "ok")
+    accepted = sorted(r.fitness for r in results if r.status == "ok" and r.fitness is not None)
     again = [i for i, r in enumerate(results) if r.status == "rejected" and r.steps > 0]
     if not again or not accepted:
-        return {"rejected_in_training": len(again), "false_rejections": 0}
+        return {"rejected_in_training": len(again), "accepted_median": None, "false_rejections": 0,
+                "rejected_trained_fully": []}
     median = accepted[len(accepted) // 2]
     full = train_population(task, [members[i] for i in again], steps=steps, policy=RejectionPolicy.off()).results
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, result in zip(again, full, strict=True):
-        value = result.fitness if result.status == "ok" and math.isfinite(result.fitness) else None
+        value = result.fitness if result.status == "ok" and math.isfinite(result.fitness or math.nan) else None
         beaten = None if value is None else sum(a < value for a in accepted) / len(accepted)
         rows.append({"expression": str(members[i].expr), "reason": results[i].reason, "full_fitness": value,
                      "beats_accepted_fraction": None if beaten is None else round(beaten, 3)})
         shown = "diverged" if value is None else f"{value:.4f}, beats {beaten:.0%} of the accepted"
         print(f"{results[i].reason:<20} {str(members[i].expr)[:40]:<40} trained fully: {shown}")
-    false = [r for r in rows if r["full_fitness"] is not None and r["full_fitness"] >= median]
-    print(f"accepted median {median:.4f}; {len(false)} of {len(rows)} rejected members reach it when trained fully")
+    reaching = [r for r in rows if r["full_fitness"] is not None and r["full_fitness"] >= median]
+    print(f"accepted median {median:.4f}; {len(reaching)} of {len(rows)} rejected members reach it when trained fully")
     return {"rejected_in_training": len(rows), "accepted_median": round(median, 4),
-            "false_rejections": len(false), "rejected_trained_fully": rows}
+            "false_rejections": len(reaching), "rejected_trained_fully": rows}
 
 
 if __name__ == "__main__":

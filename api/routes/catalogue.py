@@ -33,9 +33,7 @@ def _tasks() -> list[TaskPublic]:
         try:
             info: dict[str, Any] = jsonable(get_task(name).describe())
         except TaskError:  # needs options (the npz task needs a path): nothing to show by default
-            info = {"name": name, "description": f"configured by task.options; see the {name!r} task docs",
-                    "objective": None, "budget": None, "quality_floor": None, "quality_min_steps": None,
-                    "device": None}
+            info = {"name": name, "description": f"configured by task.options; see the {name!r} task docs"}
         out.append(TaskPublic.model_validate({key: info.get(key) for key in TaskPublic.model_fields}))
     return out
 

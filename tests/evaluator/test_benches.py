@@ -44,8 +44,11 @@ def test_step_time_reports_every_population_size() -> None:
 def test_rejection_cost_retrains_what_it_rejected() -> None:
     report = last_json("rejection_cost.py", "--n", "6", "--steps", "30")
     assert report["candidates"] == 6 and report["ok"] + report["rejected"] <= 6
-    assert len(report["rejected_trained_fully"]) == report["rejected_in_training"]
-    assert 0 <= report["false_rejections"] <= report["rejected_in_training"]
+    rows = report["rejected_trained_fully"]
+    assert len(rows) == report["rejected_in_training"] >= 1  # seed 0 draws a gradient explosion
+    assert all(row["reason"] in report["by_reason"] for row in rows)
+    reaching = [r for r in rows if r["full_fitness"] is not None and r["full_fitness"] >= report["accepted_median"]]
+    assert report["false_rejections"] == len(reaching)
 
 
 @pytest.mark.parametrize("task", ["digits-cnn", "periodic-extrapolation"])
