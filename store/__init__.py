@@ -24,7 +24,7 @@ from store._evaluations import (
 )
 from store._events import append_event, events_after
 from store._jobs import count_active_jobs, create_job, get_job, list_jobs, request_cancel
-from store._leases import claim_job, finish_job, release_job, renew_lease, save_progress
+from store._leases import LeaseLost, claim_job, finish_job, release_job, renew_lease, save_progress
 from store._migrate import migrate
 from store._models import (
     FAILED,
@@ -61,7 +61,7 @@ __all__ += ["JOB_ACTIVE", "JOB_CANCELLED", "JOB_COMPLETED", "JOB_FAILED", "JOB_F
 __all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEARCH"]
 __all__ += ["FAILED", "FINISHED_RESULTS", "OK", "PENDING", "REJECTED", "RESULT_STATUSES"]
 __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_cancel"]
-__all__ += ["claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
+__all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
 __all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard"]
 __all__ += [
     "add_evaluation",

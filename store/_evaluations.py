@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from store._db import StoreError
 from store._encode import check_finite
 from store._jobs import execute_dml, lock_job
+from store._leases import hold_lease
 from store._models import (
     FAILED,
     FINISHED_RESULTS,
@@ -101,8 +102,13 @@ def finish_evaluation(
     detail: str | None = None,
     wall_time: float | None = None,
     worker: str | None = None,
+    runner: str | None = None,
 ) -> Evaluation:
     """Stores a result and updates the candidate and the job (see the module docstring).
+
+    With ``runner``, stores it only while that runner holds the job's lease, else raises
+    :class:`LeaseLost`: a result that arrives after its runner gave the job up belongs to the
+    runner that resumed it (which runs that evaluation again), so it is reported once.
 
     The first result wins: finishing an evaluation that is not pending anymore changes
     nothing and returns the stored row, so a result is never counted twice. ``fitness`` and
@@ -124,7 +130,10 @@ def finish_evaluation(
     if evaluation is None:
         raise StoreError(f"evaluation {evaluation_id} does not exist")
     job_id, candidate_id = evaluation.job_id, evaluation.candidate_id
-    lock_job(session, job_id)
+    if runner is None:
+        lock_job(session, job_id)
+    else:
+        hold_lease(session, job_id, runner)
     pending = update(Evaluation).where(Evaluation.id == evaluation_id, Evaluation.status == PENDING)
     if execute_dml(session, pending.values(**values)) == 1:
         candidate = session.get(Candidate, candidate_id, populate_existing=True)

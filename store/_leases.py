@@ -3,9 +3,10 @@
 A runner claims a job for ``lease_seconds`` and renews the lease while it works (a heartbeat).
 A runner that dies stops renewing; once its lease expires any runner may claim the job and
 resume it from the saved controller state and stored results. Every write a runner makes about
-the job's fate is conditional on still holding the lease, so a runner that was presumed dead
-(a long GC pause, a network partition) cannot overwrite its successor: it sees ``False`` and
-must stop working on the job.
+the job's fate, and every result it stores, is conditional on still holding the lease, so a
+runner that was presumed dead (a long GC pause, a network partition) or that released the job
+cannot overwrite its successor: it sees ``False`` (or :class:`LeaseLost`) and must stop
+working on the job.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from store._db import StoreError
 from store._encode import check_finite
 from store._jobs import execute_dml, get_job
 from store._models import JOB_FINISHED, JOB_QUEUED, JOB_RUNNING, PHASES, Job, utcnow
 
 _CLAIM_RACES = 20  # how many lost races (SQLite) before reporting nothing to claim this time
+
+
+class LeaseLost(StoreError):
+    """A runner wrote about a job whose lease it no longer holds (it released the job, or
+    another runner claimed it); nothing was written."""
 
 
 def _claimable(now: Any) -> ColumnElement[bool]:
@@ -69,6 +76,14 @@ def claim_job(*, session: Session, runner: str, lease_seconds: float) -> Job | N
 
 def _held(job_id: int, runner: str) -> ColumnElement[bool]:
     return and_(Job.id == job_id, Job.lease_owner == runner, Job.status == JOB_RUNNING)
+
+
+def hold_lease(session: Session, job_id: int, runner: str) -> None:
+    """Like ``lock_job``, and raises :class:`LeaseLost` unless ``runner`` holds the job's lease:
+    the fence for a write that must not outlive the lease (the row lock keeps a concurrent
+    release or claim waiting until this transaction ends)."""
+    if execute_dml(session, update(Job).where(_held(job_id, runner)).values(updated_at=utcnow())) != 1:
+        raise LeaseLost(f"runner {runner!r} no longer holds the lease of job {job_id}")
 
 
 def renew_lease(*, session: Session, job_id: int, runner: str, lease_seconds: float) -> bool:

@@ -18,6 +18,8 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 import store
 from worker._executor import EvalOutcome, EvalRequest, Executor
 
@@ -59,11 +61,13 @@ class Work:
 
 class Dispatcher:
     """Submits a job's evaluations to an executor and writes every outcome the moment it
-    arrives. ``active()`` is checked before each write: a runner that lost its lease writes
-    nothing more (the job belongs to another runner now)."""
+    arrives. A runner that lost or released its lease writes nothing more (the job belongs to
+    another runner now, which runs those evaluations again): ``active()`` says so without a
+    query, and each write is fenced by the lease in its own transaction, since an outcome can
+    arrive on the executor's thread just as the runner releases the job."""
 
     def __init__(self, *, database: store.Database, executor: Executor, job_id: int, device: str,
-                 active: Callable[[], bool], runner: str | None = None) -> None:
+                 active: Callable[[], bool], runner: str) -> None:
         self.database = database
         self.executor = executor
         self.job_id = job_id
@@ -129,20 +133,30 @@ class Dispatcher:
         if not self.active() or outcome.reason == "cancelled":
             return
         fitness = outcome.fitness if outcome.fitness is not None and math.isfinite(outcome.fitness) else None
-        with self.database.session() as session:
-            row = store.finish_evaluation(
-                session=session, evaluation_id=int(outcome.key), status=outcome.status, fitness=fitness,
-                metrics=outcome.metrics, reason=outcome.reason, detail=outcome.detail,
-                wall_time=outcome.wall_time, worker=outcome.worker)
-            store.append_event(session=session, job_id=self.job_id, kind="evaluation", data={
-                "evaluation_id": row.id, "candidate_id": row.candidate_id, "task": row.task, "seed": row.seed,
-                "steps": row.steps, "phase": row.phase, "status": row.status, "fitness": fitness,
-                "reason": row.reason, "wall_time": row.wall_time})
+        try:
+            with self.database.session() as session:
+                row = self._store(session, outcome, fitness)
+        except store.LeaseLost:
+            log.info("dropped the result of evaluation %s: job %s was given up", outcome.key, self.job_id,
+                     extra={"job_id": self.job_id, "evaluation_id": int(outcome.key), "runner": self.runner})
+            return
         log.info("evaluation %s (%s, seed %s, %s steps): %s%s in %.1f s on %s", row.id, row.task, row.seed,
                  row.steps, row.status, f" {fitness:.4f}" if fitness is not None else f" ({row.reason})",
                  row.wall_time or 0.0, row.worker or "?",
                  extra={"job_id": self.job_id, "candidate_id": row.candidate_id, "evaluation_id": row.id,
                         "runner": self.runner})
+
+    def _store(self, session: Session, outcome: EvalOutcome, fitness: float | None) -> store.Evaluation:
+        """The result and its event, in one transaction fenced by this runner's lease."""
+        row = store.finish_evaluation(
+            session=session, evaluation_id=int(outcome.key), status=outcome.status, fitness=fitness,
+            metrics=outcome.metrics, reason=outcome.reason, detail=outcome.detail,
+            wall_time=outcome.wall_time, worker=outcome.worker, runner=self.runner)
+        store.append_event(session=session, job_id=self.job_id, kind="evaluation", data={
+            "evaluation_id": row.id, "candidate_id": row.candidate_id, "task": row.task, "seed": row.seed,
+            "steps": row.steps, "phase": row.phase, "status": row.status, "fitness": fitness,
+            "reason": row.reason, "wall_time": row.wall_time})
+        return row
 
     def cancel_outstanding(self) -> int:
         """Asks the executor to drop every evaluation still queued or running."""

@@ -77,7 +77,7 @@ class Runner:
         try:
             run = JobRun(database=self.database, executor=self.executor, job_id=job_id, device=self.device,
                          should_stop=lambda: stop.is_set() or lease.cancelled.is_set() or lease.lost.is_set(),
-                         active=lambda: not lease.lost.is_set(), runner=self.name)
+                         active=lease.held, runner=self.name)
             status = run.run()
         except Exception as exc:  # noqa: BLE001 — a broken job must not take the runner down
             log.exception("job %s failed", job_id, extra={"job_id": job_id, "runner": self.name})
@@ -118,6 +118,11 @@ class _Lease:
 
     def start(self) -> None:
         self._thread.start()
+
+    def held(self) -> bool:
+        """Whether the job is still this runner's to write about: not lost, not given back (a
+        later claim of the same job by this runner is another run)."""
+        return not self.lost.is_set() and not self._closed.is_set()
 
     def close(self) -> None:
         self._closed.set()

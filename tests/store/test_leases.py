@@ -174,3 +174,35 @@ def test_save_progress(database: Database, make_job: Callable[..., Job]) -> None
         saved = store.get_job(session=session, job_id=job.id)
         assert saved is not None and saved.phase == "confirm" and saved.elapsed_seconds == 12.5
         assert repr(saved.controller_state) == repr(state)  # nan compares unequal; its repr does not
+
+
+def test_a_result_is_stored_only_while_its_runner_holds_the_lease(
+    database: Database, make_job: Callable[..., Job], make_candidate: Callable[..., store.Candidate]
+) -> None:
+    job = make_job()
+    candidate = make_candidate(job.id, "f1")
+    with database.session() as session:
+        store.claim_job(session=session, runner="old", lease_seconds=600)
+        ids = [store.add_evaluation(session=session, candidate_id=candidate.id, task="t", seed=seed, steps=10)[0].id
+               for seed in range(3)]
+
+    def finish(evaluation_id: int, runner: str) -> store.Evaluation:
+        with database.session() as session:
+            return store.finish_evaluation(session=session, evaluation_id=evaluation_id, status="ok",
+                                           fitness=0.5, metrics={}, runner=runner)
+
+    assert finish(ids[0], "old").status == "ok"  # the holder writes
+    with database.session() as session:
+        assert store.release_job(session=session, job_id=job.id, runner="old")
+    with pytest.raises(store.LeaseLost, match="'old' no longer holds the lease of job"):
+        finish(ids[1], "old")  # released: a late result of the old run is dropped
+    with database.session() as session:
+        store.claim_job(session=session, runner="new", lease_seconds=600)
+    with pytest.raises(store.LeaseLost):
+        finish(ids[1], "old")  # and still dropped once another runner resumed the job
+    assert finish(ids[1], "new").status == "ok"
+    with database.session() as session:
+        rows = {e.id: e for e in store.list_evaluations(session=session, candidate_id=candidate.id)}
+        resumed = store.get_job(session=session, job_id=job.id)
+    assert [rows[i].status for i in ids] == ["ok", "ok", "pending"]
+    assert resumed is not None and resumed.evaluations_done == 2

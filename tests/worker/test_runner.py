@@ -9,9 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+import space
 import store
 from tests.worker import jobs
-from worker import InProcessExecutor, Runner, evaluate_batch
+from worker import EvalOutcome, InProcessExecutor, Runner, evaluate_batch
+from worker._describe import describe
+from worker._dispatch import Dispatcher
 
 
 @pytest.fixture
@@ -90,6 +93,38 @@ def test_a_resumed_job_reuses_stored_results_and_finishes_the_budget(database):
     assert len(evaluations) == 12 and all(e.status == store.OK for e in evaluations)
     assert done_before <= {e.id for e in evaluations}
     assert set(jobs.evaluation_events(database, job_id).values()) == {1}  # none ran twice
+
+
+def test_a_result_arriving_as_its_runner_gives_the_job_up_is_left_to_the_next_runner(database):
+    # The race behind a job resumed with one evaluation reported twice: the outcome reached
+    # the old runner's dispatcher (still active when it looked) just as it released the job.
+    job_id = jobs.submit(database, jobs.spec(budget={"candidates": 1}, confirm={"top_k": 0}))
+    with database.session() as session:
+        store.claim_job(session=session, runner="old", lease_seconds=60)
+        candidate_id = store.add_candidate(session=session, job_id=job_id, **describe(space.parse("tanh(x)"))).id
+
+    executor = InProcessExecutor(jobs.fake_batch)  # unused: outcomes are handed in directly
+
+    def dispatcher(name: str) -> Dispatcher:
+        return Dispatcher(database=database, executor=executor, job_id=job_id, device="cpu",
+                          active=lambda: True, runner=name)
+
+    old = dispatcher("old")
+    (row,) = old.rows(candidate_id, task="mnist1d-mlp", seeds=[0], steps=30, phase="search")
+    with database.session() as session:
+        store.release_job(session=session, job_id=job_id, runner="old")
+    outcome = EvalOutcome(key=str(row.id), status=store.OK, fitness=0.5)
+    old.record(outcome)  # dropped, not an error on the executor's thread
+    assert [e.status for e in jobs.rows(database, store.Evaluation, job_id)] == [store.PENDING]
+    assert not jobs.evaluation_events(database, job_id)
+
+    with database.session() as session:
+        store.claim_job(session=session, runner="new", lease_seconds=60)
+    dispatcher("new").record(outcome)
+    old.record(outcome)
+    assert [e.status for e in jobs.rows(database, store.Evaluation, job_id)] == [store.OK]
+    assert jobs.evaluation_events(database, job_id) == {row.id: 1}
+    executor.shutdown()
 
 
 def test_cancel_stops_a_running_job_within_seconds(database, monkeypatch):
