@@ -95,7 +95,9 @@ def test_wall_time_budget_stops_new_work(pool: ThreadPoolExecutor) -> None:
     began = time.monotonic()
     summary = run_search(SPACE, make_controller("random", SPACE), slow, SearchBudget(candidates=10**6, seconds=0.3, in_flight=3))
     elapsed = time.monotonic() - began
-    assert summary.stop == "seconds" and 0.3 <= elapsed < 0.3 + 0.05 + 0.5
+    # stops after the budget plus the last in-flight results (0.05 s), not 10**6 candidates;
+    # the slack is for a loaded CI machine
+    assert summary.stop == "seconds" and 0.3 <= elapsed < 0.3 + 0.05 + 2.0
     assert 3 <= summary.candidates <= 3 * 0.3 / 0.05 + 3  # about 18, fewer on a loaded machine
 
 
