@@ -14,6 +14,7 @@ import time
 from typing import IO, Any
 
 from api.cli import CliError
+from worker._spec import MAX_SEEDS, MAX_STEPS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,10 +108,12 @@ def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None
         task = get_task(task_name, **(options or {}))
     except TaskError as exc:
         raise CliError(str(exc)) from None
-    if seeds < 1:
-        raise CliError(f"--seeds must be at least 1, got {seeds}")
-    if steps is not None and steps < 1:
-        raise CliError(f"--steps must be at least 1, got {steps}")
+    # A job's limits: the seeds train as one population in memory, so 10**5 of them would
+    # not fail with a message but run out of memory after minutes.
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise CliError(f"--seeds must be from 1 to {MAX_SEEDS} (a job's task.seeds), got {seeds}")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise CliError(f"--steps must be from 1 to {MAX_STEPS:,} (a job's task.steps), got {steps}")
     try:
         dev = torch.device(device)
         torch.empty(1, device=dev)  # fail here, with a message, if the device is not usable

@@ -15,6 +15,7 @@ it is not classification) and :func:`register` it.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -125,9 +126,16 @@ def get_task(name: str, **options: object) -> Task:
         factory = _REGISTRY[name]
     except KeyError:
         raise TaskError(f"unknown task {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+    signature = inspect.signature(factory)
+    try:
+        signature.bind(**options)
+    except TypeError as exc:  # an unknown option, or a required one missing: list the options
+        takes = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+                          for p in signature.parameters.values()) or "none"
+        raise TaskError(f"bad options for task {name!r}: {exc}; its options: {takes}") from None
     try:
         return factory(**options)
-    except TypeError as exc:
+    except TypeError as exc:  # an option of the wrong type
         raise TaskError(f"bad options for task {name!r}: {exc}") from None
 
 

@@ -56,11 +56,14 @@ def test_unknown_task_is_a_message_with_exit_2() -> None:
     ("args", "message"),
     [
         (("x +* 2", "--task", "mnist1d-mlp"), "column 4"),
-        (("x", "--task", "mnist1d-mlp", "--seeds", "0"), "--seeds must be at least 1"),
-        (("x", "--task", "mnist1d-mlp", "--steps", "-5"), "--steps must be at least 1"),
+        (("x", "--task", "mnist1d-mlp", "--seeds", "0"), "--seeds must be from 1 to 20 (a job's task.seeds), got 0"),
+        (("x", "--task", "mnist1d-mlp", "--seeds", "100000"), "--seeds must be from 1 to 20"),
+        (("x", "--task", "mnist1d-mlp", "--steps", "-5"), "--steps must be from 1 to 1,000,000"),
         (("x", "--task", "mnist1d-mlp", "--device", "nonsense"), "device 'nonsense' is not usable"),
         (("x", "--task", "npz", "--option", "path"), "--option must be KEY=VALUE, got 'path'"),
-        (("x", "--task", "npz"), "bad options for task 'npz'"),
+        (("x", "--task", "npz"), "bad options for task 'npz': missing a required argument: 'path'; its options: "
+                                 "path, model='mlp', kind='auto'"),
+        (("x", "--task", "mnist1d-mlp", "--option", "hiden=64"), "'hiden'; its options: hidden=128, depth=2"),
         (("x", "--task", "npz", "--option", "path=/no/such.npz"), "npz file '/no/such.npz' does not exist"),
         # the data is read when training starts (after the cheap checks): still a message, not a traceback
         (("relu(x)", "--task", "cifar10-resnet20", "--option", "path=/no/such/dir", "--steps", "1"),
