@@ -18,6 +18,11 @@ class RunResult:
     ``fitness`` is the task's objective (higher is better): validation accuracy for
     classification, negative validation MSE for regression, negative validation loss for
     language models. A rejected or failed run has ``fitness`` None and a ``reason``.
+
+    Trained in a population of K members, ``wall_time`` is this run's share of the population's
+    wall time (its cost: the whole divided by K) and ``steps_per_second`` is the rate of the
+    shared training loop (every member advances one step per step), data loading, building the
+    networks and the final validation excluded.
     """
 
     expression: str
