@@ -174,7 +174,7 @@ def _print_report(report: dict[str, Any]) -> None:
         ("per seed", per_seed),
         ("status", fit["status"] + (f" ({fit['reason']})" if fit["reason"] else "")),
         ("wall time", f"{report['wall_time']:.2f} s, {report['steps_per_second']:.0f} steps/s "
-                      f"({report['seeds']} seeds per step)"),
+                      f"({report['seeds']} seed{'s' if report['seeds'] > 1 else ''} per step)"),
     ]
     for run in report["runs"]:
         if run["detail"]:
