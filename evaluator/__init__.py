@@ -1,6 +1,7 @@
 """Tasks, child-network training, early rejection, population batching and multi-fidelity."""
 
 from evaluator._budget import Budget, RejectionPolicy, learning_rate
+from evaluator._data import cache_dir
 from evaluator._fidelity import (
     AshaScheduler,
     CandidateOutcome,
@@ -29,6 +30,7 @@ __all__ = [
     "Task",
     "TaskData",
     "TaskError",
+    "cache_dir",
     "geometric_rungs",
     "get_task",
     "learning_rate",

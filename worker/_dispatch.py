@@ -49,7 +49,8 @@ class CandidateResult:
 
 @dataclass(frozen=True)
 class Work:
-    """One evaluation row to run: its id, the task and fidelity it names."""
+    """One evaluation row to run: its id, the task and fidelity it names; for a rung of a
+    multi-fidelity search the schedule's ``horizon`` and the rung below (``resume_from``)."""
 
     evaluation_id: int
     expression: str
@@ -57,6 +58,8 @@ class Work:
     options: dict[str, Any]
     seed: int
     steps: int
+    horizon: int | None = None
+    resume_from: int | None = None
 
 
 class Dispatcher:
@@ -121,7 +124,8 @@ class Dispatcher:
         for item in work:
             future = self.executor.submit(EvalRequest(
                 key=str(item.evaluation_id), expression=item.expression, task=item.task,
-                task_options=item.options, seed=item.seed, steps=item.steps, device=self.device))
+                task_options=item.options, seed=item.seed, steps=item.steps, device=self.device,
+                horizon=item.horizon, resume_from=item.resume_from))
             with self._lock:
                 self._outstanding[item.evaluation_id] = future
             future.add_done_callback(functools.partial(arrived, item))

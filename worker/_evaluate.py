@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from space import load_plugins
+from worker import _checkpoints as checkpoints
 from worker._executor import OK, EvalOutcome, EvalRequest, describe_exception, worker_id
 
 if TYPE_CHECKING:
-    from evaluator import RunResult, Task
+    from evaluator import Checkpoint, RunResult, Task
 
 log = logging.getLogger(__name__)
 
@@ -68,28 +69,48 @@ def _evaluate_group(requests: list[EvalRequest]) -> list[EvalOutcome]:
         except (ParseError, ExprError) as exc:
             results[i] = EvalOutcome.failed(request, "bad_expression", f"{request.expression!r}: {exc}",
                                             worker=where)
-    if members:
+    steps = first.steps if first.steps is not None else task.budget.steps
+    keep = first.horizon is not None and steps < first.horizon  # a rung below the last one
+
+    def train(part: list[int], population: list[Member], resume: list[Checkpoint] | None = None) -> None:
         try:
-            run = train_population(task, members, steps=first.steps, device=first.device)
+            run = train_population(task, population, resume=resume, steps=steps, horizon=first.horizon,
+                                   device=first.device, keep_checkpoints=keep)
         except Exception as exc:
             # a broken device, out of memory, a compile error: the whole population is lost
             detail = describe_exception(exc)
-            log.warning("population of %d on %s failed: %s", len(members), task.name, detail)
-            for i in slots:
+            log.warning("population of %d on %s failed: %s", len(part), task.name, detail)
+            for i in part:
                 results[i] = EvalOutcome.failed(requests[i], "error", detail, worker=where)
-        else:
-            for i, result in zip(slots, run.results, strict=True):
-                results[i] = _outcome(requests[i], result, where)
+            return
+        for i, result, checkpoint in zip(part, run.results, run.checkpoints, strict=True):
+            results[i] = _outcome(requests[i], result, where, steps)
+            if checkpoint is not None:
+                checkpoints.save(requests[i], checkpoint)
+
+    resumed: dict[int, Checkpoint] = {}
+    if first.resume_from is not None:  # a promotion: continue where the rung below stopped
+        for i, member in zip(slots, members, strict=True):
+            checkpoint = checkpoints.take(requests[i], first.resume_from, member)
+            if checkpoint is not None:
+                resumed[i] = checkpoint
+    if resumed:
+        train(list(resumed), [], list(resumed.values()))
+    fresh = [(i, m) for i, m in zip(slots, members, strict=True) if i not in resumed]
+    if fresh:
+        train([i for i, _ in fresh], [m for _, m in fresh])
     return [results[i] for i in range(len(requests))]
 
 
-def _outcome(request: EvalRequest, result: RunResult, where: str) -> EvalOutcome:
+def _outcome(request: EvalRequest, result: RunResult, where: str, steps: int) -> EvalOutcome:
     fitness = result.fitness
     if result.status != OK or fitness is None or not math.isfinite(fitness):
         fitness = None
-    metrics = {**result.metrics, "steps_per_second": result.steps_per_second}
+    # steps_trained: fewer than steps where a promotion continued from a checkpoint (or a
+    # member was rejected early)
+    metrics = {**result.metrics, "steps_per_second": result.steps_per_second, "steps_trained": float(result.steps)}
     return EvalOutcome(request.key, result.status, fitness, metrics, result.reason, result.detail,
-                       result.wall_time, where, result.planned_steps, result.steps)
+                       result.wall_time, where, steps, result.steps)
 
 
 def _task(name: str, options: dict[str, Any] | Any) -> Task:

@@ -45,8 +45,14 @@ class EvalRequest:
     ``task_options`` go to ``get_task(task, **task_options)`` and must be JSON-able;
     ``steps`` None means the task's default budget.
 
+    Multi-fidelity: ``horizon`` is the length of the learning-rate schedule (None: ``steps``),
+    so a short rung trains the first ``steps`` of the schedule of the last rung; a worker keeps
+    the checkpoint of a run that stops before its horizon. ``resume_from`` names the rung below
+    (its steps): the worker continues from that checkpoint when it has it, else trains from
+    scratch; both end the same (resuming equals training straight through).
+
     >>> EvalRequest("e1", "x*sigmoid(x)", "mnist1d-mlp", {}, seed=0, steps=300).batch_key
-    ('mnist1d-mlp', '{}', 300, 'cpu')
+    ('mnist1d-mlp', '{}', 300, 'cpu', None, None)
     """
 
     key: str
@@ -57,16 +63,25 @@ class EvalRequest:
     seed: int
     steps: int | None
     device: str = "cpu"
+    horizon: int | None = None
+    resume_from: int | None = None
 
     def __post_init__(self) -> None:
         options = dict(self.task_options)
         json.dumps(options)  # TypeError here, at submission, rather than on a worker
         object.__setattr__(self, "task_options", options)
+        if self.horizon is not None and (self.steps is None or not 0 < self.steps <= self.horizon):
+            raise ValueError(f"need 0 < steps <= horizon, got steps={self.steps}, horizon={self.horizon}")
+        if self.resume_from is not None and (self.horizon is None or self.steps is None
+                                             or not 0 < self.resume_from < self.steps):
+            raise ValueError(f"resume_from needs a horizon and 0 < resume_from < steps, got "
+                             f"resume_from={self.resume_from}, steps={self.steps}, horizon={self.horizon}")
 
     @property
-    def batch_key(self) -> tuple[str, str, int | None, str]:
+    def batch_key(self) -> tuple[str, str, int | None, str, int | None, int | None]:
         """Requests with equal keys can share one population run."""
-        return self.task, json.dumps(self.task_options, sort_keys=True), self.steps, self.device
+        return (self.task, json.dumps(self.task_options, sort_keys=True), self.steps, self.device, self.horizon,
+                self.resume_from)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "task_options": dict(self.task_options)}

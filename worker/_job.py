@@ -178,11 +178,17 @@ class JobRun:
         task = self.spec.task
         rows = self.dispatcher.rows(candidate_id, task=task.name, seeds=range(task.seeds), steps=self.rungs[rung],
                                     phase="search")
-        return self.submit(expr, rows, task.options, expr.cost)
+        if len(self.rungs) < 2:
+            return self.submit(expr, rows, task.options, expr.cost)
+        # every rung trains a stretch of the last rung's schedule; a promotion continues from
+        # the rung below's checkpoint where the worker has it
+        return self.submit(expr, rows, task.options, expr.cost, horizon=self.rungs[-1],
+                           resume_from=self.rungs[rung - 1] if rung > 0 else None)
 
-    def submit(self, expr: Expr, rows: list[store.Evaluation], options: dict[str, Any],
-               cost: float | None) -> Future[CandidateResult]:
-        work = [Work(r.id, str(expr), r.task, options, r.seed, r.steps) for r in rows if r.status == store.PENDING]
+    def submit(self, expr: Expr, rows: list[store.Evaluation], options: dict[str, Any], cost: float | None,
+               horizon: int | None = None, resume_from: int | None = None) -> Future[CandidateResult]:
+        work = [Work(r.id, str(expr), r.task, options, r.seed, r.steps, horizon, resume_from)
+                for r in rows if r.status == store.PENDING]
         finished = [(r.status, r.fitness, r.reason) for r in rows if r.status != store.PENDING]
         return self.dispatcher.gather(work, finished, cost)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +12,9 @@ import torch
 
 import evaluator
 import worker._evaluate as evaluate_module
-from evaluator import Member, get_task, train_population
+from evaluator import Checkpoint, Member, get_task, train_population
 from space import parse
+from worker import _checkpoints as checkpoints
 from worker._evaluate import THREADS_ENV, _task, evaluate_batch
 from worker._executor import EvalRequest, InProcessExecutor
 from worker.testing import results
@@ -128,3 +131,71 @@ def test_the_in_process_executor_uses_the_real_evaluation_by_default() -> None:
         assert (outcome.status, outcome.reason) == ("rejected", "constant")
     finally:
         executor.shutdown()
+
+
+# -- multi-fidelity: a rung below the last keeps its checkpoint; a promotion continues from it
+
+SHORT, LONG = 20, 60
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "checkpoints"
+    monkeypatch.setenv(checkpoints.DIR_ENV, str(folder))
+    return folder
+
+
+def rung(key: str, expression: str, steps: int, resume_from: int | None = None) -> EvalRequest:
+    return EvalRequest(key, expression, TASK, {}, 0, steps, horizon=LONG, resume_from=resume_from)
+
+
+def test_a_promotion_continues_from_the_rung_below_and_ends_as_a_straight_run(checkpoint_dir: Path) -> None:
+    exprs = ["x*sigmoid(x)", "tanh(x)"]
+    short = evaluate_batch([rung(f"s{i}", e, SHORT) for i, e in enumerate(exprs)])
+    assert [o.steps for o in short] == [SHORT, SHORT] and len(list(checkpoint_dir.glob("*.pt"))) == 2
+    promoted = evaluate_batch([rung(f"p{i}", e, LONG, resume_from=SHORT) for i, e in enumerate(exprs)])
+    assert not list(checkpoint_dir.glob("*.pt"))  # taken; the last rung keeps none
+    assert [(o.steps, o.steps_done, o.metrics["steps_trained"]) for o in promoted] == [(LONG, LONG - SHORT, 40.0)] * 2
+    # no checkpoint left: the same requests train from scratch, to the same end
+    straight = evaluate_batch([rung(f"p{i}", e, LONG, resume_from=SHORT) for i, e in enumerate(exprs)])
+    assert [o.steps_done for o in straight] == [LONG, LONG]
+    for got, want in zip(promoted, straight, strict=True):
+        assert got.status == want.status == "ok"
+        assert got.metrics["val_loss"] == pytest.approx(want.metrics["val_loss"], rel=1e-5)
+
+
+def test_an_unreadable_checkpoint_is_trained_from_scratch(checkpoint_dir: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    evaluate_batch([rung("s", "tanh(x)", SHORT)])
+    (path,) = checkpoint_dir.glob("*.pt")
+    path.write_bytes(b"not a checkpoint")
+    (outcome,) = evaluate_batch([rung("p", "tanh(x)", LONG, resume_from=SHORT)])
+    assert outcome.status == "ok" and outcome.steps_done == LONG
+    assert "unreadable checkpoint" in caplog.text and not path.exists()
+
+
+def test_checkpoints_past_the_size_cap_are_evicted_oldest_first(checkpoint_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def keep(seed: int, when: float) -> Path:  # one member's checkpoint (a seed per file)
+        request = EvalRequest(f"k{seed}", "x", TASK, {}, seed, SHORT, horizon=LONG)
+        member = Member(parse("x"), seed)
+        checkpoints.save(request, Checkpoint(member, SHORT, LONG, {"w": torch.zeros(1000)}, [1.0]))
+        (path,) = set(checkpoint_dir.glob("*.pt")) - seen
+        os.utime(path, (when, when))
+        seen.add(path)
+        return path
+
+    seen: set[Path] = set()
+    monkeypatch.setenv(checkpoints.MAX_BYTES_ENV, "20000")  # room for about four
+    paths = [keep(i, 1_000_000 + i) for i in range(4)]
+    monkeypatch.setenv(checkpoints.MAX_BYTES_ENV, str(sum(p.stat().st_size for p in paths[1:])))
+    newest = keep(9, 2_000_000)
+    assert sorted(checkpoint_dir.glob("*.pt")) == sorted([*paths[2:], newest])
+
+
+@pytest.mark.parametrize(("steps", "horizon", "resume_from"), [(60, 20, None), (None, 20, None), (20, None, 10),
+                                                                (20, 60, 20), (20, 60, 0)])
+def test_a_request_with_an_impossible_schedule_is_refused(steps: int | None, horizon: int | None,
+                                                          resume_from: int | None) -> None:
+    with pytest.raises(ValueError, match="need|resume_from"):
+        EvalRequest("k", "x", TASK, {}, 0, steps, horizon=horizon, resume_from=resume_from)

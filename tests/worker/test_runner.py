@@ -12,7 +12,7 @@ import pytest
 import space
 import store
 from tests.worker import jobs
-from worker import EvalOutcome, InProcessExecutor, Runner, evaluate_batch
+from worker import EvalOutcome, EvalRequest, InProcessExecutor, Runner, evaluate_batch
 from worker._describe import describe
 from worker._dispatch import Dispatcher
 
@@ -182,7 +182,15 @@ def test_asha_promotes_the_best_candidates_to_longer_training(database):
     data = jobs.spec(budget={"candidates": 12, "in_flight": 4}, fidelity={"rungs": [10, 30], "eta": 3},
                      task={"name": "mnist1d-mlp", "seeds": 1, "steps": 30}, confirm={"top_k": 0})
     job_id = jobs.submit(database, data)
-    runner(database).run_one()
+    requests: list[EvalRequest] = []
+
+    def recorded(batch):
+        requests.extend(batch)
+        return jobs.fake_batch(batch)
+
+    runner(database, recorded).run_one()
+    # every rung is a stretch of the last rung's schedule; a promotion names the rung below
+    assert {(r.steps, r.horizon, r.resume_from) for r in requests} == {(10, 30, None), (30, 30, 10)}
     assert jobs.job(database, job_id).status == store.JOB_COMPLETED
     evaluations = jobs.rows(database, store.Evaluation, job_id)
     short = [e for e in evaluations if e.steps == 10]
@@ -193,6 +201,18 @@ def test_asha_promotes_the_best_candidates_to_longer_training(database):
     assert max(short, key=lambda e: e.fitness).candidate_id in promoted  # ASHA always promotes the best
     assert all(candidates[i].fidelity == 30 for i in promoted)
     assert all(c.fidelity == 10 for i, c in candidates.items() if i not in promoted)
+
+
+def test_asha_with_real_training_continues_promoted_candidates_from_their_checkpoints(database, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setenv("ACTSEARCH_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    data = jobs.spec(budget={"candidates": 6, "in_flight": 6}, fidelity={"rungs": [20, 60], "eta": 3},
+                     task={"name": "mnist1d-mlp", "seeds": 1}, confirm={"top_k": 0})
+    job_id = jobs.submit(database, data)
+    runner(database, evaluate_batch, batch_size=16, workers=1).run_one()
+    assert jobs.job(database, job_id).status == store.JOB_COMPLETED
+    long = [e for e in jobs.rows(database, store.Evaluation, job_id) if e.steps == 60 and e.status == store.OK]
+    assert long and all(e.metrics["steps_trained"] == 40 for e in long)  # 20 + 40, not 20 + 60
 
 
 def test_the_confirm_phase_marks_a_rediscovered_function(database):
