@@ -57,3 +57,11 @@ def test_fitness_fidelity_on_a_classification_and_a_regression_task(task: str) -
     report = last_json("fitness_fidelity.py", "--task", task, "--random", "1", "--steps", "4", "--multiplier", "2")
     assert report["functions"] == 21 and -1 <= report["seed_spearman"] <= 1
     assert (report["seed_spearman_loss"] is None) == (task == "periodic-extrapolation")
+
+
+def test_rung_fidelity_compares_both_schedules_at_every_lower_rung() -> None:
+    report = last_json("rung_fidelity.py", "--random", "1", "--steps", "12", "--rungs", "4", "--rungs", "8")
+    assert report["functions"] == 21 and report["rungs"] == [4, 8]
+    for key in ("stretch_spearman", "short_spearman"):
+        assert len(report[key]) == 2 and all(-1 <= rho <= 1 for rho in report[key])
+    assert all(1 <= rank <= 21 for rank in report["stretch_worst_rank_of_top"] + report["short_worst_rank_of_top"])
