@@ -11,6 +11,7 @@ from scratch to the same result, since resuming equals training straight through
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -45,17 +46,24 @@ def _path(request: EvalRequest, steps: int) -> Path:
 
 
 def save(request: EvalRequest, checkpoint: Checkpoint) -> None:
-    """Keeps ``checkpoint`` (of ``request``'s member, at ``checkpoint.step``) for a promotion."""
+    """Keeps ``checkpoint`` (of ``request``'s member, at ``checkpoint.step``) for a promotion.
+    A checkpoint is a saving, not a result: a full or read-only disk is a warning."""
     import torch
 
     path = _path(request, checkpoint.step)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
     data = {"step": checkpoint.step, "horizon": checkpoint.horizon, "state": checkpoint.state,
             "losses": list(checkpoint.losses)}
-    torch.save(data, partial)
-    partial.replace(path)  # atomic: a reader sees the whole file or none
-    _evict(path.parent, _max_bytes())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(data, partial)
+        partial.replace(path)  # atomic: a reader sees the whole file or none
+        _evict(path.parent, _max_bytes())
+    except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as RuntimeError
+        log.warning("could not keep a checkpoint in %s (%s); a promotion will train from scratch",
+                    path.parent, exc)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def take(request: EvalRequest, steps: int, member: Member) -> Checkpoint | None:
@@ -68,12 +76,15 @@ def take(request: EvalRequest, steps: int, member: Member) -> Checkpoint | None:
     path = _path(request, steps)
     try:
         data: dict[str, Any] = torch.load(path, weights_only=True)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except Exception as exc:  # noqa: BLE001 — a torn or foreign file: train from scratch
         log.warning("unreadable checkpoint %s (%s); training from scratch", path.name, exc)
         data = {}
-    path.unlink(missing_ok=True)  # another process may have taken it a moment ago
+    try:
+        path.unlink(missing_ok=True)  # another process may have taken it a moment ago
+    except OSError:
+        log.warning("could not delete the used checkpoint %s", path)
     if data.get("step") != steps or data.get("horizon") != request.horizon:
         return None
     return Checkpoint(member, steps, data["horizon"], data["state"], list(data["losses"]))

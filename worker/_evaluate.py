@@ -1,8 +1,9 @@
 """The real evaluation: requests → population runs on this process's device → outcomes.
 
 Runs where the executor put it (a thread of this process, or a Ray worker). Compatible requests
-(same task, options, steps, device) become the members of one ``train_population`` call, so K
-candidates × S seeds train as one batched network. Loaded tasks are cached per process, so a
+(same task, options, steps, device, schedule) become the members of one ``train_population``
+call, so K candidates × S seeds train as one batched network; a promotion's members that find
+their checkpoint (``worker._checkpoints``) continue from it as a population of their own. Loaded tasks are cached per process, so a
 long-lived worker builds each task (and, through the evaluator, loads its data) once.
 
 Every problem of one request or one group is an outcome, never an exception: an unknown task

@@ -199,3 +199,15 @@ def test_a_request_with_an_impossible_schedule_is_refused(steps: int | None, hor
                                                           resume_from: int | None) -> None:
     with pytest.raises(ValueError, match="need|resume_from"):
         EvalRequest("k", "x", TASK, {}, 0, steps, horizon=horizon, resume_from=resume_from)
+
+
+def test_a_checkpoint_that_cannot_be_kept_is_a_warning_not_a_failed_evaluation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(checkpoints.DIR_ENV, str(blocked / "checkpoints"))
+    (outcome,) = evaluate_batch([rung("s", "tanh(x)", SHORT)])
+    assert outcome.status == "ok" and outcome.steps_done == SHORT
+    assert "could not keep a checkpoint" in caplog.text
+    (promoted,) = evaluate_batch([rung("p", "tanh(x)", LONG, resume_from=SHORT)])
+    assert promoted.status == "ok" and promoted.steps_done == LONG
