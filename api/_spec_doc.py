@@ -60,7 +60,9 @@ class BudgetSpec(_Doc):
 
 
 class FidelitySpec(_Doc):
-    rungs: list[int] = Field(default_factory=list, description="training steps per rung (ASHA)")
+    rungs: list[int] = Field(default_factory=list, description=(
+        "training steps per rung (ASHA), increasing; each rung trains a stretch of the last rung's "
+        "schedule and a promoted candidate continues from its checkpoint"))
     eta: int = Field(3, ge=2, description="keep the top 1/eta at each rung")
 
 
