@@ -14,7 +14,7 @@ import time
 from typing import IO, Any
 
 from api.cli import CliError
-from worker._spec import MAX_SEEDS, MAX_STEPS
+from worker._spec import MAX_SEEDS, MAX_STEPS, PRECISIONS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="a task option, repeatable (the JobSpec's task.options), e.g. --option path=data.npz "
                         "--option model=cnn; a value that parses as JSON is JSON, else text")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="bf16: bfloat16 autocast, as a job's task.precision (for GPUs; default fp32)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -69,7 +71,8 @@ class ProgressBar:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     report = evaluate(args.expression, task_name=args.task, options=parse_options(args.options),
-                      seeds=args.seeds, steps=args.steps, device=args.device, progress=sys.stderr)
+                      seeds=args.seeds, steps=args.steps, device=args.device, precision=args.precision,
+                      progress=sys.stderr)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -91,7 +94,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None, seeds: int,
-             steps: int | None, device: str, progress: IO[str] | None) -> dict[str, Any]:
+             steps: int | None, device: str, progress: IO[str] | None, precision: str = "fp32") -> dict[str, Any]:
     """Trains ``text`` on ``task_name`` with seeds ``0 … seeds-1``; a JSON-ready report."""
     import torch
 
@@ -133,7 +136,7 @@ def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None
     members = [Member(expr, seed) for seed in range(seeds)]
     began = time.perf_counter()
     try:
-        run = train_population(task, members, budget=budget, device=dev, on_step=on_step)
+        run = train_population(task, members, budget=budget, device=dev, bf16=precision == "bf16", on_step=on_step)
     except TaskError as exc:  # the task's data: missing, unreadable, malformed
         if bar is not None:
             bar.abandon()
@@ -150,6 +153,7 @@ def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None
         "task": task.name,
         "objective": task.describe()["objective"],
         "device": str(dev),
+        "precision": precision,
         "seeds": seeds,
         "steps": budget.steps,
         "fitness": fitness.to_json(),

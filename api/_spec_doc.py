@@ -51,6 +51,7 @@ class TaskSpec(_Doc):
     seeds: int = Field(1, ge=1, description="child networks per candidate")
     steps: int | None = Field(None, ge=1, description="training steps; null: the task's default")
     options: dict[str, Any] = Field(default_factory=dict, description="task options, e.g. path")
+    precision: str = Field("fp32", description="'fp32', or 'bf16' (bfloat16 autocast; for GPU workers)")
 
 
 class BudgetSpec(_Doc):

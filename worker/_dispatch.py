@@ -60,6 +60,7 @@ class Work:
     steps: int
     horizon: int | None = None
     resume_from: int | None = None
+    precision: str = "fp32"
 
 
 class Dispatcher:
@@ -125,7 +126,7 @@ class Dispatcher:
             future = self.executor.submit(EvalRequest(
                 key=str(item.evaluation_id), expression=item.expression, task=item.task,
                 task_options=item.options, seed=item.seed, steps=item.steps, device=self.device,
-                horizon=item.horizon, resume_from=item.resume_from))
+                horizon=item.horizon, resume_from=item.resume_from, precision=item.precision))
             with self._lock:
                 self._outstanding[item.evaluation_id] = future
             future.add_done_callback(functools.partial(arrived, item))

@@ -1,7 +1,7 @@
 """The real evaluation: requests → population runs on this process's device → outcomes.
 
 Runs where the executor put it (a thread of this process, or a Ray worker). Compatible requests
-(same task, options, steps, device, schedule) become the members of one ``train_population``
+(same task, options, steps, device, schedule, precision) become the members of one ``train_population``
 call, so K candidates × S seeds train as one batched network; a promotion's members that find
 their checkpoint (``worker._checkpoints``) continue from it as a population of their own. Loaded tasks are cached per process, so a
 long-lived worker builds each task (and, through the evaluator, loads its data) once.
@@ -76,7 +76,7 @@ def _evaluate_group(requests: list[EvalRequest]) -> list[EvalOutcome]:
     def train(part: list[int], population: list[Member], resume: list[Checkpoint] | None = None) -> None:
         try:
             run = train_population(task, population, resume=resume, steps=steps, horizon=first.horizon,
-                                   device=first.device, keep_checkpoints=keep)
+                                   device=first.device, bf16=first.precision == "bf16", keep_checkpoints=keep)
         except Exception as exc:
             # a broken device, out of memory, a compile error: the whole population is lost
             detail = describe_exception(exc)

@@ -51,8 +51,10 @@ class EvalRequest:
     (its steps): the worker continues from that checkpoint when it has it, else trains from
     scratch; both end the same (resuming equals training straight through).
 
+    ``precision`` "bf16" trains under bfloat16 autocast (a job's ``task.precision``).
+
     >>> EvalRequest("e1", "x*sigmoid(x)", "mnist1d-mlp", {}, seed=0, steps=300).batch_key
-    ('mnist1d-mlp', '{}', 300, 'cpu', None, None)
+    ('mnist1d-mlp', '{}', 300, 'cpu', None, None, 'fp32')
     """
 
     key: str
@@ -65,6 +67,7 @@ class EvalRequest:
     device: str = "cpu"
     horizon: int | None = None
     resume_from: int | None = None
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         options = dict(self.task_options)
@@ -76,12 +79,14 @@ class EvalRequest:
                                              or not 0 < self.resume_from < self.steps):
             raise ValueError(f"resume_from needs a horizon and 0 < resume_from < steps, got "
                              f"resume_from={self.resume_from}, steps={self.steps}, horizon={self.horizon}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
 
     @property
-    def batch_key(self) -> tuple[str, str, int | None, str, int | None, int | None]:
+    def batch_key(self) -> tuple[str, str, int | None, str, int | None, int | None, str]:
         """Requests with equal keys can share one population run."""
         return (self.task, json.dumps(self.task_options, sort_keys=True), self.steps, self.device, self.horizon,
-                self.resume_from)
+                self.resume_from, self.precision)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "task_options": dict(self.task_options)}

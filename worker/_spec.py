@@ -28,6 +28,7 @@ MAX_STEPS = 1_000_000
 MAX_IN_FLIGHT = 4096
 MAX_TOP_K = 100
 MAX_NAME = 200
+PRECISIONS = ("fp32", "bf16")  # EvalRequest.precision; bf16 = bfloat16 autocast
 
 
 class SpecError(ValueError):
@@ -75,16 +76,21 @@ def _task_name(value: Any, path: str) -> str:
 @dataclass(frozen=True)
 class TaskSpec:
     """The child network and data: ``seeds`` networks per candidate, ``steps`` of training
-    (None: the task's documented default budget), ``options`` for the task (e.g. ``path``)."""
+    (None: the task's documented default budget), ``options`` for the task (e.g. ``path``),
+    ``precision`` of the training (``bf16``: bfloat16 autocast, for GPU workers)."""
 
     name: str = "mnist1d-mlp"
     seeds: int = 1
     steps: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
 
     @classmethod
     def from_json(cls, data: Any, path: str = "task") -> TaskSpec:
-        data = _object(data, path, ("name", "seeds", "steps", "options"))
+        data = _object(data, path, ("name", "seeds", "steps", "options", "precision"))
+        precision = data.get("precision", "fp32")
+        if precision not in PRECISIONS:
+            raise SpecError(f"{path}.precision", f"must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         name = _task_name(data.get("name", cls.name), f"{path}.name")
         options = data.get("options", {})
         if not isinstance(options, dict):
@@ -96,7 +102,7 @@ class TaskSpec:
         except TaskError as exc:
             raise SpecError(f"{path}.options", str(exc)) from None
         return cls(name, _int(data.get("seeds", 1), f"{path}.seeds", 1, MAX_SEEDS),
-                   _optional_int(data.get("steps"), f"{path}.steps", 1, MAX_STEPS), dict(options))
+                   _optional_int(data.get("steps"), f"{path}.steps", 1, MAX_STEPS), dict(options), precision)
 
     def default_steps(self) -> int:
         """The training steps of one evaluation at full fidelity."""
@@ -216,7 +222,7 @@ class JobSpec:
             "space": self.space.to_json(),
             "controller": {"kind": self.controller.kind, "params": dict(self.controller.params)},
             "task": {"name": self.task.name, "seeds": self.task.seeds, "steps": self.task.steps,
-                     "options": dict(self.task.options)},
+                     "options": dict(self.task.options), "precision": self.task.precision},
             "budget": {"candidates": self.budget.candidates, "seconds": self.budget.seconds,
                        "in_flight": self.budget.in_flight},
             "fidelity": {"rungs": list(self.fidelity.rungs), "eta": self.fidelity.eta},

@@ -94,3 +94,14 @@ def test_task_options_reach_the_task(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report["fitness"]["status"] == "ok" and report["steps_done"] == 5
     assert main([*args, "--option", "model=transformer"]) == 2  # the last one wins
     assert "npz model must be one of mlp, cnn; got 'transformer'" in capsys.readouterr().err
+
+
+def test_bf16_trains_under_autocast_close_to_fp32(capsys: pytest.CaptureFixture[str]) -> None:
+    reports = {}
+    for precision in ("fp32", "bf16"):
+        args = ["evaluate", "x*sigmoid(x)", "--task", "mnist1d-mlp", "--steps", "30", "--precision", precision, "--json"]
+        assert main(args) == 0
+        reports[precision] = json.loads(capsys.readouterr().out)
+    assert [reports[p]["precision"] for p in ("fp32", "bf16")] == ["fp32", "bf16"]
+    fp32, bf16 = (reports[p]["runs"][0]["metrics"]["train_loss"] for p in ("fp32", "bf16"))
+    assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=0.05)  # rounded differently, trained alike

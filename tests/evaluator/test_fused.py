@@ -201,18 +201,32 @@ def test_nan_inputs_stay_nan() -> None:
     assert not y[:, 1].isnan().any()
 
 
-def test_population_trains_like_its_pytorch_code(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("bf16", [False, True])
+def test_population_trains_like_its_pytorch_code(monkeypatch: pytest.MonkeyPatch, bf16: bool) -> None:
     task = get_task("mnist1d-mlp")
     members = [Member(parse(t), seed=i) for i, t in enumerate(["x * sigmoid(beta * x)", "max(sin(x), tanh(x))",
                                                                 "asinh(x) - relu(x)", "gauss(x) + erf(x)"])]
 
     def run() -> list[float]:
-        result = train_population(task, members, steps=40, policy=RejectionPolicy.off())
+        result = train_population(task, members, steps=40, policy=RejectionPolicy.off(), bf16=bf16)
         return [r.metrics["val_loss"] for r in result.results]
 
     fused = run()
     monkeypatch.setenv(_fused.FUSED_ENV, "0")
-    assert fused == pytest.approx(run(), rel=2e-3)
+    # bf16: the kernel computes in float32 and rounds once, the members' code rounds every op
+    assert fused == pytest.approx(run(), rel=2e-2 if bf16 else 2e-3)
+
+
+def test_bf16_activations_run_the_float32_kernel_and_round_once() -> None:
+    exprs = [parse("x * sigmoid(beta * x)"), parse("max(sin(x), tanh(x))")]
+    site = _site(exprs, (2, 64, 16), 0, 1)
+    x = torch.randn(2, 64, 16).bfloat16().requires_grad_()
+    y = site._fused(x)
+    assert y is not None and y.dtype == torch.bfloat16  # the kernel ran, not the members' code
+    want = torch.cat([act(x.detach()[i:i + 1].float()) for i, act in enumerate(site.members)])
+    torch.testing.assert_close(y, want.bfloat16(), rtol=8e-3, atol=1e-6)  # one bf16 ulp
+    y.float().sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.bfloat16 and x.grad.isfinite().all()
 
 
 def test_falls_back_to_pytorch_code(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:

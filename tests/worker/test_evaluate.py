@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -211,3 +212,10 @@ def test_a_checkpoint_that_cannot_be_kept_is_a_warning_not_a_failed_evaluation(
     assert "could not keep a checkpoint" in caplog.text
     (promoted,) = evaluate_batch([rung("p", "tanh(x)", LONG, resume_from=SHORT)])
     assert promoted.status == "ok" and promoted.steps_done == LONG
+
+
+def test_a_bf16_request_trains_under_autocast_in_its_own_population(population_calls: list[int]) -> None:
+    fp32, bf16 = evaluate_batch([req("a", "tanh(x)"), dataclasses.replace(req("b", "tanh(x)"), precision="bf16")])
+    assert population_calls == [1, 1] and fp32.status == bf16.status == "ok"
+    assert bf16.metrics["train_loss"] != fp32.metrics["train_loss"]
+    assert bf16.metrics["train_loss"] == pytest.approx(fp32.metrics["train_loss"], rel=0.05)

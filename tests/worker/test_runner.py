@@ -191,6 +191,7 @@ def test_asha_promotes_the_best_candidates_to_longer_training(database):
     runner(database, recorded).run_one()
     # every rung is a stretch of the last rung's schedule; a promotion names the rung below
     assert {(r.steps, r.horizon, r.resume_from) for r in requests} == {(10, 30, None), (30, 30, 10)}
+    assert {r.precision for r in requests} == {"fp32"}
     assert jobs.job(database, job_id).status == store.JOB_COMPLETED
     evaluations = jobs.rows(database, store.Evaluation, job_id)
     short = [e for e in evaluations if e.steps == 10]
@@ -213,6 +214,21 @@ def test_asha_with_real_training_continues_promoted_candidates_from_their_checkp
     assert jobs.job(database, job_id).status == store.JOB_COMPLETED
     long = [e for e in jobs.rows(database, store.Evaluation, job_id) if e.steps == 60 and e.status == store.OK]
     assert long and all(e.metrics["steps_trained"] == 40 for e in long)  # 20 + 40, not 20 + 60
+
+
+def test_a_bf16_job_trains_every_evaluation_under_autocast(database):
+    data = jobs.spec(budget={"candidates": 4}, confirm={"top_k": 1, "seeds": 2},
+                     task={"name": "mnist1d-mlp", "seeds": 1, "steps": 30, "precision": "bf16"})
+    job_id = jobs.submit(database, data)
+    requests: list[EvalRequest] = []
+
+    def recorded(batch):
+        requests.extend(batch)
+        return jobs.fake_batch(batch)
+
+    runner(database, recorded).run_one()
+    assert jobs.job(database, job_id).status == store.JOB_COMPLETED
+    assert len(requests) == 5 and {r.precision for r in requests} == {"bf16"}  # search and confirm
 
 
 def test_the_confirm_phase_marks_a_rediscovered_function(database):

@@ -45,6 +45,7 @@ def test_the_design_example_is_valid():
     ({**SMALL, "task": {"seeds": 0}}, "task.seeds", "integer"),
     ({**SMALL, "task": {"steps": "many"}}, "task.steps", "integer"),
     ({**SMALL, "task": {"options": {"colour": 1}}}, "task.options", "bad options"),
+    ({**SMALL, "task": {"precision": "fp16"}}, "task.precision", "one of fp32, bf16, got 'fp16'"),
     ({**SMALL, "budget": {"candidates": -1}}, "budget.candidates", "integer"),
     ({**SMALL, "budget": {"candidates": 10, "seconds": float("nan")}}, "budget.seconds", "number"),
     ({**SMALL, "budget": {"candidates": True}}, "budget.candidates", "integer"),
