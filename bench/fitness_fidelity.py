@@ -7,10 +7,10 @@ between the two seeds (accuracy and validation loss) and between the default and
 budget. Rejection is off so that every function gets a fitness; functions that diverge are
 left out of the correlations and counted.
 
-    python bench/fitness_fidelity.py [--task mnist1d-mlp] [--random 18] [--multiplier 4]
+    python bench/fitness_fidelity.py [--task mnist1d-mlp] [--random 18] [--multiplier 4] [--bf16]
 
 Last line: ``{"functions": n, "seed_spearman": r, "seed_spearman_loss": r,
-"budget_spearman": r, ...}``.
+"budget_spearman": r, "bf16_spearman": r or null, ...}``.
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ def functions(n_random: int, seed: int) -> list[Expr]:
     return chosen
 
 
-def fitness_table(task_name: str, exprs: list[Expr], seed: int, steps: int) -> tuple[list, list, float]:
+def fitness_table(task_name: str, exprs: list[Expr], seed: int, steps: int, bf16: bool = False
+                  ) -> tuple[list, list, float]:
     task = get_task(task_name)
     members = [Member(e, seed) for e in exprs]
     began = time.perf_counter()
-    run = train_population(task, members, steps=steps, policy=RejectionPolicy.off())
+    run = train_population(task, members, steps=steps, policy=RejectionPolicy.off(), bf16=bf16)
     elapsed = time.perf_counter() - began
     fitness = [r.fitness if r.status == "ok" else None for r in run.results]
     loss = [r.metrics.get("val_loss") if r.status == "ok" else None for r in run.results]
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--random", type=int, default=18)
     parser.add_argument("--multiplier", type=int, default=4)
     parser.add_argument("--steps", type=int, default=None, help="override the default budget's steps")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also train seed 0 under bf16 autocast and rank it against fp32 (bf16_spearman)")
     args = parser.parse_args()
 
     task = get_task(args.task)
@@ -89,6 +92,7 @@ def main() -> None:
     rho_seed, n_seed = spearman(seed_a, seed_b)
     rho_loss, _ = spearman(loss_a, loss_b)
     rho_budget, n_budget = spearman(seed_a, long_run)
+    rho_bf16 = spearman(seed_a, fitness_table(args.task, exprs, 0, steps, bf16=True)[0])[0] if args.bf16 else None
     print(f"{'function':<28} {'seed 0':>8} {'seed 1':>8} {f'{args.multiplier}x':>8}")
     order = sorted(range(len(exprs)), key=lambda i: -(seed_a[i] or -1))
     for i in order:
@@ -98,7 +102,7 @@ def main() -> None:
         "task": args.task, "functions": len(exprs), "known": len(KNOWN), "random": args.random,
         "steps": steps, "multiplier": args.multiplier,
         "seed_spearman": _round(rho_seed), "seed_spearman_loss": _round(rho_loss),
-        "budget_spearman": _round(rho_budget),
+        "budget_spearman": _round(rho_budget), "bf16_spearman": _round(rho_bf16),
         "compared_seed": n_seed, "compared_budget": n_budget,
         "seconds_per_candidate_batched": round(sec_a, 3),
         "seconds_per_candidate_batched_long": round(sec_long, 3),

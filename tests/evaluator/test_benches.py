@@ -54,9 +54,11 @@ def test_rejection_cost_retrains_what_it_rejected() -> None:
 @pytest.mark.parametrize("task", ["digits-cnn", "periodic-extrapolation"])
 def test_fitness_fidelity_on_a_classification_and_a_regression_task(task: str) -> None:
     # the regression task has no validation loss beside its fitness: no second correlation
-    report = last_json("fitness_fidelity.py", "--task", task, "--random", "1", "--steps", "4", "--multiplier", "2")
+    report = last_json("fitness_fidelity.py", "--task", task, "--random", "1", "--steps", "4", "--multiplier", "2",
+                       "--bf16")
     assert report["functions"] == 21 and -1 <= report["seed_spearman"] <= 1
     assert (report["seed_spearman_loss"] is None) == (task == "periodic-extrapolation")
+    assert -1 <= report["bf16_spearman"] <= 1
 
 
 def test_rung_fidelity_compares_both_schedules_at_every_lower_rung() -> None:
