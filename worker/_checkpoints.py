@@ -3,10 +3,10 @@
 ASHA promotes a candidate once its result is in the top 1/eta of its rung: maybe minutes later,
 and in whichever worker process of this machine gets the request, so the training state is a
 file, not process memory. A file is named by everything that determines the state (task and
-options, expression, seed, steps trained, schedule horizon, precision); a promoted run takes it (deleted
-once read). Files that are never promoted are evicted oldest first past a size cap. A request
-that finds no file (another machine trained the rung, the file was evicted, a crash) trains
-from scratch to the same result, since resuming equals training straight through.
+options, expression, seed, steps trained, schedule horizon, precision); a promoted run takes
+it (deleted once read). Files that are never promoted are evicted oldest first past a size
+cap. A request that finds no file (another machine trained the rung, the file was evicted, a
+crash) trains from scratch to the same result, since resuming equals training straight through.
 """
 
 from __future__ import annotations
