@@ -6,6 +6,7 @@ One server and one browser for the module; the journey test runs a real (tiny) s
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -66,6 +67,9 @@ def test_a_user_submits_a_job_and_follows_it_live(server: Server, page: Any, sho
     page.wait_for_function("n => document.querySelector('#space-count').textContent.startsWith(n)", arg=f"{size} ")
     page.select_option("#controller-kind", "random")
     page.fill("#task-steps", "30")
+    page.select_option("#task-precision", "bf16")  # the JobSpec preview follows the form
+    assert json.loads(page.text_content("#spec-preview"))["task"]["precision"] == "bf16"
+    page.select_option("#task-precision", "fp32")
     page.fill("#confirm-top_k", "1")
     page.fill("#confirm-seeds", "2")
     page.screenshot(path=shots / "new-job.png", full_page=True)

@@ -100,6 +100,8 @@ function build(main, { operators, controllers, tasks, signal }) {
     tasks.map((t) => h("option", { value: t.name, selected: t.name === "mnist1d-mlp" }, t.name)));
   const taskInfo = h("p", { class: "muted small" });
   const stepsInput = h("input", { type: "number", id: "task-steps", min: 1, step: 1, placeholder: "task default" });
+  const precisionSelect = h("select", { id: "task-precision" },
+    h("option", { value: "fp32" }, "fp32"), h("option", { value: "bf16" }, "bf16 autocast (GPU workers)"));
   const treeFields = h("div", { class: "row", hidden: true },
     numberField("space.max_size", "Max size (nodes)", 9, { min: 1, max: 31 }),
     numberField("space.max_depth", "Max depth", 4, { min: 1, max: 8 }));
@@ -148,7 +150,8 @@ function build(main, { operators, controllers, tasks, signal }) {
       space,
       controller: { kind: kindSelect.value, params: readParams(paramsBox,
         controllers.find((c) => c.kind === kindSelect.value)?.params || {}) },
-      task: { name: taskSelect.value, seeds: readNumber(value("task.seeds")), steps: readNumber(stepsInput) },
+      task: { name: taskSelect.value, seeds: readNumber(value("task.seeds")), steps: readNumber(stepsInput),
+        precision: precisionSelect.value },
       budget: { candidates: readNumber(value("budget.candidates")), seconds: readNumber(value("budget.seconds")),
         in_flight: readNumber(value("budget.in_flight")) },
       confirm: { top_k: readNumber(value("confirm.top_k")), seeds: readNumber(value("confirm.seeds")) },
@@ -181,7 +184,7 @@ function build(main, { operators, controllers, tasks, signal }) {
       field("controller.kind", "Kind", kindSelect), controllerInfo, paramsBox, errorSlot("controller")),
     h("section", { class: "panel", "data-loc": "task" }, h("h2", {}, "Task"),
       h("div", { class: "row" }, field("task.name", "Task", taskSelect), numberField("task.seeds", "Seeds per candidate", 1, { min: 1 }),
-        field("task.steps", "Training steps", stepsInput)), taskInfo,
+        field("task.steps", "Training steps", stepsInput), field("task.precision", "Precision", precisionSelect)), taskInfo,
       field("task.options", "Options (JSON object, optional)", h("input", { type: "text", id: "task-options", placeholder: "{}" })),
       errorSlot("task")),
     h("section", { class: "panel", "data-loc": "budget" }, h("h2", {}, "Budget and confirmation"),
