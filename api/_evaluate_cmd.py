@@ -14,7 +14,8 @@ import time
 from typing import IO, Any
 
 from api.cli import CliError
-from worker._spec import MAX_SEEDS, MAX_STEPS, PRECISIONS
+from worker._executor import PRECISIONS
+from worker._spec import MAX_SEEDS, MAX_STEPS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

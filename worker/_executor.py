@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # the evaluator's status names, repeated so that this module never imports torch
 OK, REJECTED, FAILED = "ok", "rejected", "failed"
+PRECISIONS = ("fp32", "bf16")  # bf16: bfloat16 autocast (a job's task.precision)
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -79,8 +80,8 @@ class EvalRequest:
                                              or not 0 < self.resume_from < self.steps):
             raise ValueError(f"resume_from needs a horizon and 0 < resume_from < steps, got "
                              f"resume_from={self.resume_from}, steps={self.steps}, horizon={self.horizon}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
     def batch_key(self) -> tuple[str, str, int | None, str, int | None, int | None, str]:

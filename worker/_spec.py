@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from space import Space, SpaceError
+from worker._executor import PRECISIONS
 
 MAX_CANDIDATES = 100_000
 MAX_SECONDS = 30 * 24 * 3600.0
@@ -28,7 +29,6 @@ MAX_STEPS = 1_000_000
 MAX_IN_FLIGHT = 4096
 MAX_TOP_K = 100
 MAX_NAME = 200
-PRECISIONS = ("fp32", "bf16")  # EvalRequest.precision; bf16 = bfloat16 autocast
 
 
 class SpecError(ValueError):

@@ -45,6 +45,17 @@ def fake_batch(requests: Sequence[EvalRequest]) -> list[EvalOutcome]:
             for r in requests]
 
 
+class Recording:
+    """:func:`fake_batch` that keeps every request it was given (what the runner asked for)."""
+
+    def __init__(self) -> None:
+        self.requests: list[EvalRequest] = []
+
+    def __call__(self, requests: Sequence[EvalRequest]) -> list[EvalOutcome]:
+        self.requests.extend(requests)
+        return fake_batch(requests)
+
+
 def hang_on_sin(requests: Sequence[EvalRequest]) -> list[EvalOutcome]:
     """Like :func:`fake_batch`, but a candidate using sin never finishes."""
     if any("sin" in r.expression for r in requests):

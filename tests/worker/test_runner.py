@@ -12,7 +12,8 @@ import pytest
 import space
 import store
 from tests.worker import jobs
-from worker import EvalOutcome, EvalRequest, InProcessExecutor, Runner, evaluate_batch
+from worker import EvalOutcome, InProcessExecutor, Runner, evaluate_batch
+from worker import _checkpoints as checkpoints
 from worker._describe import describe
 from worker._dispatch import Dispatcher
 
@@ -182,13 +183,9 @@ def test_asha_promotes_the_best_candidates_to_longer_training(database):
     data = jobs.spec(budget={"candidates": 12, "in_flight": 4}, fidelity={"rungs": [10, 30], "eta": 3},
                      task={"name": "mnist1d-mlp", "seeds": 1, "steps": 30}, confirm={"top_k": 0})
     job_id = jobs.submit(database, data)
-    requests: list[EvalRequest] = []
-
-    def recorded(batch):
-        requests.extend(batch)
-        return jobs.fake_batch(batch)
-
+    recorded = jobs.Recording()
     runner(database, recorded).run_one()
+    requests = recorded.requests
     # every rung is a stretch of the last rung's schedule; a promotion names the rung below
     assert {(r.steps, r.horizon, r.resume_from) for r in requests} == {(10, 30, None), (30, 30, 10)}
     assert {r.precision for r in requests} == {"fp32"}
@@ -206,7 +203,7 @@ def test_asha_promotes_the_best_candidates_to_longer_training(database):
 
 def test_asha_with_real_training_continues_promoted_candidates_from_their_checkpoints(database, tmp_path,
                                                                                      monkeypatch):
-    monkeypatch.setenv("ACTSEARCH_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv(checkpoints.DIR_ENV, str(tmp_path / "checkpoints"))
     data = jobs.spec(budget={"candidates": 6, "in_flight": 6}, fidelity={"rungs": [20, 60], "eta": 3},
                      task={"name": "mnist1d-mlp", "seeds": 1}, confirm={"top_k": 0})
     job_id = jobs.submit(database, data)
@@ -220,13 +217,9 @@ def test_a_bf16_job_trains_every_evaluation_under_autocast(database):
     data = jobs.spec(budget={"candidates": 4}, confirm={"top_k": 1, "seeds": 2},
                      task={"name": "mnist1d-mlp", "seeds": 1, "steps": 30, "precision": "bf16"})
     job_id = jobs.submit(database, data)
-    requests: list[EvalRequest] = []
-
-    def recorded(batch):
-        requests.extend(batch)
-        return jobs.fake_batch(batch)
-
+    recorded = jobs.Recording()
     runner(database, recorded).run_one()
+    requests = recorded.requests
     assert jobs.job(database, job_id).status == store.JOB_COMPLETED
     assert len(requests) == 5 and {r.precision for r in requests} == {"bf16"}  # search and confirm
 
