@@ -3,7 +3,8 @@
 ``space._c_source`` writes the C (each expression's values, and its values with their local
 derivatives, which the backward pass multiplies by the incoming gradient); this
 module compiles it with the system C compiler into a shared library cached under
-``$ACTSEARCH_CACHE/kernels`` (keyed by the source, the compiler and the CPU), loads it with
+``$ACTSEARCH_CACHE/kernels`` (keyed by the source, the compiler and the
+vector ISA level it was built for: ``evaluator._c_target``), loads it with
 ctypes (which releases the GIL during the call) and wraps it in an autograd function.
 
 It is an accelerator, never a requirement: on another device or dtype (CUDA, bf16 autocast),
@@ -33,14 +34,20 @@ from typing import Any
 
 import torch
 
+from evaluator._c_target import NATIVE, kernel_isa, march_flags
 from evaluator._data import cache_dir
 from space import C_MAX_PARAMS, Expr, c_supported, population_source
 
 FUSED_ENV = "ACTSEARCH_FUSED_KERNELS"
 KERNEL_CACHE_ENV = "ACTSEARCH_KERNEL_CACHE"
 _FLAGS = (
-    "-O3", "-march=native", "-fPIC", "-shared",
+    "-O3", "-fPIC", "-shared",
     "-fno-math-errno",  # maths calls without errno side effects: GCC may use their vector variants
+    # Floating-point operations may be assumed not to trap (values, NaN and inf are unchanged):
+    # without it GCC may not execute both sides of a select unless the CPU has masked vector
+    # instructions, so on AVX2 every loop with a comparison stayed scalar (it vectorised only
+    # with AVX-512's masks).
+    "-fno-trapping-math",
     # both passes move maths calls into branches (a select around them, a clamp tested twice),
     # and GCC does not vectorise loops with branches
     "-fno-tree-sink", "-fno-thread-jumps",
@@ -75,20 +82,25 @@ def _compiler() -> tuple[str, str] | None:
     return None
 
 
+def compile_flags(isa: str | None = None) -> tuple[str, ...]:
+    """The compiler's flags for kernels built for ``isa`` (default: :func:`kernel_isa`)."""
+    return (*_FLAGS, *march_flags(isa or kernel_isa()))
+
+
+_FAILED: set[str] = set()
+
+
 @functools.lru_cache(maxsize=1)
 def _cpu_id() -> str:
-    # -march=native: a library built on one CPU must not be loaded on another (a shared cache)
+    """A hash of the CPU's flags: a ``native`` build runs only where they are the same."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
+                if line.startswith(("flags", "Features")):
                     return hashlib.sha256(line.encode()).hexdigest()[:16]
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-_FAILED: set[str] = set()
 
 
 def _build(source: str) -> ctypes.CDLL | None:
@@ -96,15 +108,19 @@ def _build(source: str) -> ctypes.CDLL | None:
     if compiler is None:
         _warn_once("no C compiler (set CC or install gcc): candidates run as PyTorch ops, slower")
         return None
-    key = hashlib.sha256("\n".join([source, *compiler, *_FLAGS, *_LIBS, _cpu_id()]).encode()).hexdigest()[:32]
+    flags = compile_flags()
+    # the ISA level is in the flags: a cache shared by machines of different CPUs keeps a
+    # library per level, and a machine loads only what its CPU runs ("native" adds the CPU)
+    native = _cpu_id() if kernel_isa() == NATIVE else ""
+    key = hashlib.sha256("\n".join([source, *compiler, *flags, *_LIBS, native]).encode()).hexdigest()[:32]
     if key in _FAILED:
         return None
     try:
-        target = _compiled(source, compiler[0], key, kernel_dir())
+        target = _compiled(source, compiler[0], flags, key, kernel_dir())
     except OSError as exc:  # a read-only cache: build in a private temporary folder instead
         _warn_once(f"cannot write fused kernels to {kernel_dir()} ({exc}); using a temporary folder")
         try:
-            target = _compiled(source, compiler[0], key, Path(_private_folder()))
+            target = _compiled(source, compiler[0], flags, key, Path(_private_folder()))
         except OSError as exc2:
             _warn_once(f"cannot build fused kernels, using PyTorch ops: {exc2}")
             target = None
@@ -117,7 +133,7 @@ def _build(source: str) -> ctypes.CDLL | None:
     return None
 
 
-def _compiled(source: str, compiler: str, key: str, folder: Path) -> str | None:
+def _compiled(source: str, compiler: str, flags: Sequence[str], key: str, folder: Path) -> str | None:
     """The path of the shared library for ``key`` in ``folder``, compiling it if needed;
     None (after a warning) if the compiler rejects the source."""
     target = str(folder / f"pop_{key}.so")
@@ -129,7 +145,7 @@ def _compiled(source: str, compiler: str, key: str, folder: Path) -> str | None:
         src, lib = os.path.join(tmp, "pop.c"), os.path.join(tmp, "pop.so")
         with open(src, "w") as f:
             f.write(source)
-        out = subprocess.run([compiler, *_FLAGS, "-o", lib, src, *_LIBS], capture_output=True, text=True, timeout=600)
+        out = subprocess.run([compiler, *flags, "-o", lib, src, *_LIBS], capture_output=True, text=True, timeout=600)
         if out.returncode != 0:
             _warn_once(f"compiling fused kernels failed, using PyTorch ops: {out.stderr.strip()[-2000:]}")
             return None
