@@ -31,6 +31,7 @@ import time
 import torch
 
 from evaluator import Member, RejectionPolicy, _fused, get_task, train_population
+from evaluator._c_target import describe_cpu
 from evaluator._parallel import processes_for
 from evaluator._train import task_data
 from space import Space
@@ -103,7 +104,7 @@ def main() -> None:
         compile_seconds = round(time.perf_counter() - began, 2)
 
     result = {
-        "task": task.name, "device": args.device, "k": args.k, "steps": args.steps,
+        "task": task.name, "device": args.device, **describe_cpu(), "k": args.k, "steps": args.steps,
         "threads": torch.get_num_threads(), "bf16": args.bf16,
         "processes": args.processes or processes_for(args.k, torch.device(args.device)),
         "first_population_seconds": round(warm_seconds, 2),

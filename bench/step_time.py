@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from evaluator import Member, RejectionPolicy, Task, get_task, train_population
+from evaluator._c_target import describe_cpu
 from space import parse
 
 FUNCTIONS = ("relu(x)", "x*sigmoid(x)", "tanh(x)", "max(x, sin(x))", "x*sigmoid(beta*x)", "x + sin(x)^2",
@@ -103,7 +104,7 @@ def main() -> None:
                       f"  {row['seconds_per_candidate']:>8.2f} s/candidate at {task.budget.steps} steps"
                       + (f"  {row['kernels_per_step']:.0f} kernels/step" if "kernels_per_step" in row else ""),
                       flush=True)
-    print(json.dumps({"device": args.device, "bf16": args.bf16, "threads": torch.get_num_threads(),
+    print(json.dumps({"device": args.device, **describe_cpu(), "bf16": args.bf16, "threads": torch.get_num_threads(),
                       "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
                       "rows": rows}))
 

@@ -87,3 +87,8 @@ def march_flags(level: str) -> tuple[str, ...]:
     """GCC/Clang flags that build for ``level``. Generic tuning with a level: the code must run
     well on every CPU of the level, not only the one that compiled it."""
     return ("-march=native",) if level == NATIVE else (f"-march={level}", "-mtune=generic")
+
+
+def describe_cpu() -> dict[str, str]:
+    """What a benchmark ran on: the CPU's model and the level its kernels were built for."""
+    return {"cpu": cpu_model(), "kernel_isa": kernel_isa()}

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from evaluator import _c_target
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
@@ -30,6 +32,7 @@ def last_json(script: str, *args: str) -> dict[str, Any]:
 def test_eval_throughput_reports_both_rates_and_their_ratio() -> None:
     report = last_json("eval_throughput.py", "--k", "4", "--steps", "20", "--single", "2")
     assert report["k"] == 4 and report["batched_ok"] == 4
+    assert report["kernel_isa"] == _c_target.kernel_isa() and report["cpu"] == _c_target.cpu_model()
     assert report["single_per_hour"] > 0 and report["batched_per_hour"] > 0
     assert report["ratio"] == pytest.approx(report["batched_per_hour"] / report["single_per_hour"], rel=0.02)
 
@@ -37,8 +40,18 @@ def test_eval_throughput_reports_both_rates_and_their_ratio() -> None:
 def test_step_time_reports_every_population_size() -> None:
     report = last_json("step_time.py", "--task", "mnist1d-mlp", "--k", "1", "--k", "3", "--steps", "3",
                        "--device", "cpu")
+    assert report["kernel_isa"] == _c_target.kernel_isa() and report["cpu"] == _c_target.cpu_model()
     assert [(row["task"], row["k"]) for row in report["rows"]] == [("mnist1d-mlp", 1), ("mnist1d-mlp", 3)]
     assert all(row["ms_per_step"] > 0 for row in report["rows"])
+
+
+def test_compile_overhead_compares_the_c_kernels_and_inductor() -> None:
+    report = last_json("compile_overhead.py", "--repeats", "1", "--inner", "1", "--population", "1")
+    assert report["kernel_isa"] == _c_target.kernel_isa()
+    assert {"silu", "gelu_c_kernel", "mish_c_kernel"} <= set(report["ratios"])
+    assert all(ratio > 0 for ratio in report["ratios"].values())
+    inductor = report["inductor"]
+    assert inductor["candidates"] == 1 and inductor["ours_compile_s"] > 0 and inductor["inductor_step_ms"] > 0
 
 
 def test_rejection_cost_retrains_what_it_rejected() -> None:
