@@ -11,7 +11,6 @@ import logging
 import math
 import platform
 import random
-import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,6 +21,7 @@ import torch
 
 from evaluator import Member, RejectionPolicy, _c_target, _fused, get_task, train_population
 from evaluator._stacked import StackedActivation
+from evaluator._vectoriser import kernel_loops
 from space import (
     C_OPERATORS,
     OPERATORS,
@@ -32,7 +32,6 @@ from space import (
     call,
     compile_module,
     parse,
-    population_source,
 )
 
 pytestmark = pytest.mark.skipif(_fused._compiler() is None, reason="needs a C compiler")
@@ -285,42 +284,17 @@ def _compositions() -> list[Expr]:
     return list(dict.fromkeys(cases))
 
 
-def scalar_kernel_loops(compiler: str, isa: str, exprs: list[Expr], folder: Path) -> list[str]:
-    """The kernel loops (``fwd_3``, ``bwd_p1``, …) GCC leaves scalar when it builds ``exprs``
-    for ``isa`` (compiled, never run: any x86-64 machine checks every x86-64 level)."""
-    scalar = []
-    for channels_last in (True, False):
-        source = population_source(exprs, channels_last=channels_last)
-        src = folder / f"all{int(channels_last)}.c"
-        src.write_text(source)
-        out = subprocess.run([compiler, *_fused.compile_flags(isa), "-fopt-info-vec", "-fopt-info-vec-missed",
-                              "-o", str(folder / "all.so"), str(src), *_fused._LIBS],
-                             capture_output=True, text=True, check=True)
-        name = re.escape(src.name)
-        # a first attempt may fail ("control flow") and a versioned copy of the loop vectorise
-        missed = {int(m) for m in re.findall(rf"{name}:(\d+):\d+: missed: couldn't vectorize loop", out.stderr)}
-        missed -= {int(m) for m in re.findall(rf"{name}:(\d+):\d+: optimized: loop vectorized", out.stderr)}
-        lines = source.splitlines()
-        for line in sorted(missed):
-            function = next(lines[i] for i in range(line - 1, -1, -1) if lines[i].startswith("static "))
-            if re.match(r"static void (fwd_\d+|fwd_grad_\d+|bwd_p\d+)\(", function):
-                scalar.append(f"{function.split('(')[0]} ({lines[line - 1].strip()}):\n"
-                              + "\n".join(lines[max(0, line - 12):line + 8]))
-    return scalar
-
-
 @pytest.mark.parametrize("isa", ["x86-64-v3", "x86-64-v4"])
 @pytest.mark.parametrize("cases", [_operator_cases, _compositions], ids=["operators", "compositions"])
 def test_every_kernel_loop_is_vectorised(tmp_path: Path, cases: Callable[[], list[Expr]], isa: str) -> None:
-    # A template that puts a maths call behind a branch (a ternary, fminf's NaN rules) leaves its
-    # loop scalar and the candidate ~10x slower, silently: GCC's vectoriser report catches it.
-    # Both levels, whatever CPU runs the test: AVX2 needs branch-free code where AVX-512's
-    # masks hide a branch (the suite was red on a Zen 3 while green on AVX-512 machines).
+    # GCC's vectoriser report (evaluator._vectoriser) for both levels, whatever CPU runs the
+    # test: AVX2 needs branch-free code where AVX-512's masks hide a branch (the suite was red on
+    # a Zen 3 while green on AVX-512 machines).
     compiler = _fused._compiler()
     assert compiler is not None
     if "gcc version" not in subprocess.run([compiler[0], "-v"], capture_output=True, text=True).stderr:
         pytest.skip(f"the report is GCC's; the compiler is {compiler[1]}")
     if not _c_target.is_x86_64():
         pytest.skip(f"x86-64 levels are checked by x86-64 compilers; this machine is {platform.machine()}")
-    scalar = scalar_kernel_loops(compiler[0], isa, cases(), tmp_path)
-    assert not scalar, f"{len(scalar)} scalar kernel loops for {isa}; the first:\n{scalar[0]}"
+    report = kernel_loops(compiler[0], _fused.compile_flags(isa), cases(), tmp_path, _fused._LIBS)
+    assert not report.scalar, f"{len(report.scalar)} scalar kernel loops for {isa}; the first:\n{report.scalar[0]}"
