@@ -10,6 +10,7 @@ from evaluator._fidelity import (
     successive_halving,
 )
 from evaluator._result import FAILED, OK, REJECTED, Fitness, RunResult
+from evaluator._signal import SIGNAL_BOUNDS, SignalBounds, SignalGains, signal_gains
 from evaluator._task import Task, TaskData, TaskError, get_task, register, task_names
 from evaluator._train import Checkpoint, Member, PopulationRun, train_population
 
@@ -17,6 +18,7 @@ __all__ = [
     "FAILED",
     "OK",
     "REJECTED",
+    "SIGNAL_BOUNDS",
     "AshaScheduler",
     "Budget",
     "CandidateOutcome",
@@ -27,6 +29,8 @@ __all__ = [
     "PopulationRun",
     "RejectionPolicy",
     "RunResult",
+    "SignalBounds",
+    "SignalGains",
     "Task",
     "TaskData",
     "TaskError",
@@ -35,6 +39,7 @@ __all__ = [
     "get_task",
     "learning_rate",
     "register",
+    "signal_gains",
     "successive_halving",
     "task_names",
     "train_population",

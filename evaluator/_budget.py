@@ -51,6 +51,8 @@ class RejectionPolicy:
 
     * ``probe`` — before training: non-finite output or gradient of the function on a probe
       batch, or a constant or affine function (a network of those is linear; it cannot win);
+    * ``signal_propagation`` — before training: the function's signal or gradient explodes or
+      dies in a deep random network (``evaluator._signal``; the measured gains in the detail);
     * ``nonfinite_loss`` / ``nonfinite_gradient`` — at any step;
     * ``loss_not_falling`` — after ``loss_window`` steps the mean training loss of the last
       ``loss_window // 4`` steps must be below ``(1 - min_loss_drop)`` times that of the first
@@ -62,6 +64,7 @@ class RejectionPolicy:
     """
 
     probe: bool = True
+    signal_propagation: bool = True
     loss_window: int | None = 200
     min_loss_drop: float = 0.02
     quality_fraction: float | None = 0.25
@@ -71,4 +74,4 @@ class RejectionPolicy:
     @classmethod
     def off(cls) -> RejectionPolicy:
         """No rejection at all (used to measure what checks cost and save)."""
-        return cls(probe=False, loss_window=None, quality_fraction=None, grad_norm_limit=math.inf)
+        return cls(probe=False, signal_propagation=False, loss_window=None, quality_fraction=None, grad_norm_limit=math.inf)

@@ -26,6 +26,7 @@ from evaluator._parallel import processes_for, train_split
 from evaluator._population import PopulationParams
 from evaluator._probe import probe
 from evaluator._result import FAILED, OK, REJECTED, RunResult
+from evaluator._signal import SIGNAL_BOUNDS, signal_gains
 from evaluator._stacked import reset_stacked
 from evaluator._task import Task, TaskData
 from space import Expr, compile_module
@@ -141,9 +142,13 @@ def train_population(
     results = [RunResult(str(m.expr), m.seed, task.name, planned_steps=stop - start) for m in members]
     checkpoints: list[Checkpoint | None] = [None] * len(members)
     active = list(range(len(members)))
-    if policy.probe and resume is None:
+    if (policy.probe or policy.signal_propagation) and resume is None:
+        verdicts: dict[str, tuple[str, str] | None] = {}  # seeds of one function share its verdict
         for i in list(active):
-            verdict = probe(members[i].expr)
+            text = str(members[i].expr)
+            if text not in verdicts:
+                verdicts[text] = _pre_training_verdict(members[i].expr, policy)
+            verdict = verdicts[text]
             if verdict is not None:
                 results[i].status, (results[i].reason, results[i].detail) = REJECTED, verdict
                 active.remove(i)
@@ -177,6 +182,13 @@ def train_population(
             checkpoints[i] = Checkpoint(members[i], stop, horizon, trainer.state_of(slot),
                                         outcome.loss_history[slot])
     return PopulationRun(results, checkpoints, wall, len(active))
+
+
+def _pre_training_verdict(expr: Expr, policy: RejectionPolicy) -> tuple[str, str] | None:
+    verdict = probe(expr) if policy.probe else None
+    if verdict is None and policy.signal_propagation:
+        verdict = SIGNAL_BOUNDS.verdict(signal_gains(expr))
+    return verdict
 
 
 @dataclass
