@@ -74,6 +74,20 @@ class ConfirmSpec(_Doc):
     tasks: list[str] = Field(default_factory=list, description="extra tasks (transfer check)")
 
 
+class RejectionSpec(_Doc):
+    """Early rejection: which checks run (all on by default) and their thresholds."""
+
+    probe: bool = Field(True, description="before training: non-finite, constant or affine functions")
+    signal_propagation: bool = Field(True, description=(
+        "before training: reject functions whose signal or gradient explodes or dies in a deep "
+        "(32-layer, He-initialised) random network; the gains are stored either way"))
+    loss_window: int | None = Field(200, ge=4, description="steps after which the loss must have fallen; null: off")
+    min_loss_drop: float = Field(0.02, ge=0, lt=1, description="required relative fall of the training loss")
+    quality_fraction: float | None = Field(0.25, gt=0, le=1, description=(
+        "fraction of the steps at which the task's accuracy floor must be reached; null: off"))
+    grad_norm_limit: float = Field(1e4, gt=0, description="a gradient norm above this rejects")
+
+
 class JobSpecDoc(_Doc):
     """A search to run. Omitted fields take their defaults; unknown fields are rejected."""
 
@@ -87,6 +101,7 @@ class JobSpecDoc(_Doc):
     fidelity: FidelitySpec = Field(default_factory=FidelitySpec.model_construct)
     confirm: ConfirmSpec = Field(default_factory=ConfirmSpec.model_construct)
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    rejection: RejectionSpec = Field(default_factory=RejectionSpec.model_construct)
 
 
 class JobSpecSchema:

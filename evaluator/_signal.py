@@ -54,8 +54,8 @@ SEED = 0x516E  # the weights, inputs and cotangent: every candidate meets the sa
 class SignalGains:
     """Per-layer geometric-mean gains of the forward signal and the backward gradient.
 
-    ``nan`` where the network produced a non-finite value, ``inf`` / ``0`` where a second moment
-    overflowed or vanished in float32.
+    ``inf`` where the signal overflowed float32, ``0`` where it vanished, ``nan`` where a
+    moderate signal turned into NaN.
     """
 
     signal_gain: float
@@ -172,16 +172,26 @@ def signal_gains(expr: Expr) -> SignalGains:
             h.retain_grad()
             layers.append(h)
         # float64 moments: a float32 sum of 16k squares would overflow before the values do
-        first, last = (float(t.detach().double().square().mean()) for t in (layers[0], layers[-1]))
-        signal = _gain(last, first, DEPTH)
-        if not math.isfinite(float(h.detach().double().abs().max())):
-            return SignalGains(signal, math.nan if math.isnan(signal) else math.inf)
+        moments = [float(t.detach().double().square().mean()) for t in layers]
+        if not all(math.isfinite(m) for m in moments):
+            return _overflowed(moments)
+        signal = _gain(moments[-1], moments[0], DEPTH)
         (h * cotangent).sum().backward()
     grads = [t.grad for t in layers]
     if grads[0] is None or grads[-1] is None:  # a constant function: nothing flows back
         return SignalGains(signal, 0.0)
     g_first, g_last = (float(g.double().square().mean()) for g in (grads[0], grads[-1]))
     return SignalGains(signal, _gain(g_first, g_last, DEPTH))
+
+
+def _overflowed(moments: list[float]) -> SignalGains:
+    """Gains of a forward pass that went non-finite: ``inf`` where it grew into it (float32
+    overflow, or the inf - inf and 0 * inf that follow one), ``nan`` where a finite, moderate
+    signal turned into NaN (a function undefined there)."""
+    bad = next(i for i, m in enumerate(moments) if not math.isfinite(m))
+    grew = math.isinf(moments[bad]) or max(moments[:bad]) > 1e6 * moments[0]
+    gain = math.inf if grew else math.nan
+    return SignalGains(gain, gain)
 
 
 def _gain(end: float, start: float, depth: int) -> float:

@@ -59,11 +59,22 @@ def describe(expr: Expr) -> dict[str, Any]:
 
 
 def slow_description(expr_json: Any) -> dict[str, Any]:
-    """The canonical form, torch source and properties of a candidate."""
+    """The canonical form, torch source and properties of a candidate; the properties include
+    the signal-propagation gains (:func:`signal_properties`)."""
     expr = Expr.from_json(expr_json)
     canonical = _safely(canonical_text, expr, str(expr))
+    shape = _safely(lambda e: properties(e).to_json(), expr, {})
     return {"canonical": canonical, "torch_source": torch_source(expr, canonical=canonical),
-            "properties": _safely(lambda e: properties(e).to_json(), expr, {})}
+            "properties": {**shape, **signal_properties(expr)}}
+
+
+def signal_properties(expr: Expr) -> dict[str, float]:
+    """``signal_gain`` and ``gradient_gain`` per layer of ``expr`` in the evaluator's deep random
+    network (``evaluator._signal``; milliseconds). Computed for every candidate, whether or not
+    its job rejects on them, so the leaderboard can show them; {} if the probe fails."""
+    from evaluator import signal_gains  # torch: imported by the describer process, not the runner
+
+    return _safely(lambda e: signal_gains(e).to_json(), expr, {})
 
 
 class Describer:
@@ -162,7 +173,7 @@ def serve() -> None:
         except TimeoutError:
             expr = Expr.from_json(request["expr"])
             description = {"canonical": str(expr), "torch_source": torch_source(expr, canonical=str(expr)),
-                           "properties": {}}
+                           "properties": signal_properties(expr)}  # no sympy: within the time
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         answer = {"id": request["id"], "description": description, "warnings": warnings.records}

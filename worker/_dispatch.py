@@ -61,6 +61,7 @@ class Work:
     horizon: int | None = None
     resume_from: int | None = None
     precision: str = "fp32"
+    rejection: dict[str, Any] | None = None  # the job's rejection policy; None: the default
 
 
 class Dispatcher:
@@ -126,7 +127,8 @@ class Dispatcher:
             future = self.executor.submit(EvalRequest(
                 key=str(item.evaluation_id), expression=item.expression, task=item.task,
                 task_options=item.options, seed=item.seed, steps=item.steps, device=self.device,
-                horizon=item.horizon, resume_from=item.resume_from, precision=item.precision))
+                horizon=item.horizon, resume_from=item.resume_from, precision=item.precision,
+                rejection=item.rejection))
             with self._lock:
                 self._outstanding[item.evaluation_id] = future
             future.add_done_callback(functools.partial(arrived, item))

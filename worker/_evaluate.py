@@ -52,7 +52,7 @@ def evaluate_batch(requests: Sequence[EvalRequest]) -> list[EvalOutcome]:
 
 
 def _evaluate_group(requests: list[EvalRequest]) -> list[EvalOutcome]:
-    from evaluator import Member, TaskError, train_population
+    from evaluator import Member, RejectionPolicy, TaskError, train_population
     from space import ExprError, ParseError, parse
 
     first, where = requests[0], worker_id()
@@ -73,10 +73,13 @@ def _evaluate_group(requests: list[EvalRequest]) -> list[EvalOutcome]:
     steps = first.steps if first.steps is not None else task.budget.steps
     keep = first.horizon is not None and steps < first.horizon  # a rung below the last one
 
+    policy = RejectionPolicy() if first.rejection is None else RejectionPolicy(**first.rejection)
+
     def train(part: list[int], population: list[Member], resume: list[Checkpoint] | None = None) -> None:
         try:
             run = train_population(task, population, resume=resume, steps=steps, horizon=first.horizon,
-                                   device=first.device, bf16=first.precision == "bf16", keep_checkpoints=keep)
+                                   policy=policy, device=first.device, bf16=first.precision == "bf16",
+                                   keep_checkpoints=keep)
         except Exception as exc:
             # a broken device, out of memory, a compile error: the whole population is lost
             detail = describe_exception(exc)

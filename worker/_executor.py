@@ -53,9 +53,11 @@ class EvalRequest:
     scratch; both end the same (resuming equals training straight through).
 
     ``precision`` "bf16" trains under bfloat16 autocast (a job's ``task.precision``).
+    ``rejection``: the job's early-rejection policy (the fields of ``evaluator.RejectionPolicy``,
+    a JobSpec's ``rejection`` section); None: the evaluator's default.
 
     >>> EvalRequest("e1", "x*sigmoid(x)", "mnist1d-mlp", {}, seed=0, steps=300).batch_key
-    ('mnist1d-mlp', '{}', 300, 'cpu', None, None, 'fp32')
+    ('mnist1d-mlp', '{}', 300, 'cpu', None, None, 'fp32', 'null')
     """
 
     key: str
@@ -69,11 +71,15 @@ class EvalRequest:
     horizon: int | None = None
     resume_from: int | None = None
     precision: str = "fp32"
+    rejection: dict[str, Any] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         options = dict(self.task_options)
         json.dumps(options)  # TypeError here, at submission, rather than on a worker
         object.__setattr__(self, "task_options", options)
+        if self.rejection is not None:
+            object.__setattr__(self, "rejection", dict(self.rejection))
+            json.dumps(self.rejection)
         if self.horizon is not None and (self.steps is None or not 0 < self.steps <= self.horizon):
             raise ValueError(f"need 0 < steps <= horizon, got steps={self.steps}, horizon={self.horizon}")
         if self.resume_from is not None and (self.horizon is None or self.steps is None
@@ -84,13 +90,14 @@ class EvalRequest:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
-    def batch_key(self) -> tuple[str, str, int | None, str, int | None, int | None, str]:
+    def batch_key(self) -> tuple[str, str, int | None, str, int | None, int | None, str, str]:
         """Requests with equal keys can share one population run."""
         return (self.task, json.dumps(self.task_options, sort_keys=True), self.steps, self.device, self.horizon,
-                self.resume_from, self.precision)
+                self.resume_from, self.precision, json.dumps(self.rejection, sort_keys=True))
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "task_options": dict(self.task_options)}
+        return {**asdict(self), "task_options": dict(self.task_options),
+                "rejection": None if self.rejection is None else dict(self.rejection)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EvalRequest:

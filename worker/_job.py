@@ -187,7 +187,8 @@ class JobRun:
 
     def submit(self, expr: Expr, rows: list[store.Evaluation], options: dict[str, Any], cost: float | None,
                horizon: int | None = None, resume_from: int | None = None) -> Future[CandidateResult]:
-        work = [Work(r.id, str(expr), r.task, options, r.seed, r.steps, horizon, resume_from, self.spec.task.precision)
+        work = [Work(r.id, str(expr), r.task, options, r.seed, r.steps, horizon, resume_from, self.spec.task.precision,
+                     self.spec.rejection.to_json())
                 for r in rows if r.status == store.PENDING]
         finished = [(r.status, r.fitness, r.reason) for r in rows if r.status != store.PENDING]
         return self.dispatcher.gather(work, finished, cost)

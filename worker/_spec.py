@@ -21,6 +21,7 @@ from typing import Any
 
 from space import Space, SpaceError
 from worker._executor import PRECISIONS
+from worker._rejection import RejectionError, RejectionSpec
 
 MAX_CANDIDATES = 100_000
 MAX_SECONDS = 30 * 24 * 3600.0
@@ -194,11 +195,13 @@ class JobSpec:
     fidelity: FidelitySpec = field(default_factory=FidelitySpec)
     confirm: ConfirmSpec = field(default_factory=ConfirmSpec)
     seed: int = 0
+    rejection: RejectionSpec = field(default_factory=RejectionSpec)
 
     @classmethod
     def from_json(cls, data: Any) -> JobSpec:
         """Validates ``data`` (a parsed JSON/YAML object); raises :class:`SpecError`."""
-        data = _object(data, "", ("name", "space", "controller", "task", "budget", "fidelity", "confirm", "seed"))
+        data = _object(data, "", ("name", "space", "controller", "task", "budget", "fidelity", "confirm", "seed",
+                                       "rejection"))
         try:
             space = Space.from_json(data.get("space", {}))
         except SpaceError as exc:
@@ -211,7 +214,7 @@ class JobSpec:
         spec = cls(_name(data.get("name", "search"), "name"), space, controller,
                    TaskSpec.from_json(data.get("task", {})), BudgetSpec.from_json(data.get("budget", {})),
                    FidelitySpec.from_json(data.get("fidelity", {})), ConfirmSpec.from_json(data.get("confirm", {})),
-                   seed)
+                   seed, _rejection(data.get("rejection", {})))
         if spec.fidelity.rungs and spec.task.steps is not None and spec.fidelity.rungs[-1] != spec.task.steps:
             raise SpecError("fidelity.rungs", f"the last rung must equal task.steps ({spec.task.steps})")
         return spec
@@ -229,11 +232,19 @@ class JobSpec:
             "confirm": {"top_k": self.confirm.top_k, "seeds": self.confirm.seeds, "steps": self.confirm.steps,
                         "tasks": list(self.confirm.tasks)},
             "seed": self.seed,
+            "rejection": self.rejection.to_json(),
         }
 
     def rungs(self) -> tuple[int, ...]:
         """Training steps per fidelity rung; one rung (the full budget) without ASHA."""
         return self.fidelity.rungs or (self.task.default_steps(),)
+
+
+def _rejection(data: Any) -> RejectionSpec:
+    try:
+        return RejectionSpec.from_json(data)
+    except RejectionError as exc:
+        raise SpecError(f"rejection.{exc.field}" if exc.field else "rejection", exc.reason) from None
 
 
 def _controller(data: Any, space: Space, seed: int) -> ControllerSpec:

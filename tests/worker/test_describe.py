@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -21,7 +22,16 @@ def test_the_slow_description_matches_the_compiler():
     out = slow_description(expr.to_json())
     assert out["canonical"] == canonical_text(expr)
     assert out["torch_source"] == torch_source(expr)  # the stored source is what was evaluated
-    assert out["properties"] == properties(expr).to_json()
+    shape = properties(expr).to_json()
+    assert {k: out["properties"][k] for k in shape} == shape
+
+
+def test_every_description_carries_the_signal_propagation_gains():
+    out = slow_description(parse("max(x, 0)").to_json())["properties"]
+    assert set(out) >= {"signal_gain", "gradient_gain"}
+    assert abs(out["signal_gain"] - 1.0) < 0.05 and abs(out["gradient_gain"] - 1.0) < 0.05  # ReLU under He
+    exploding = slow_description(parse("x + x^2").to_json())["properties"]
+    assert exploding["signal_gain"] == math.inf  # stored, so the leaderboard shows why it failed
 
 
 def test_the_describer_process_answers_line_by_line_and_survives_a_pathological_expression():
@@ -34,3 +44,4 @@ def test_the_describer_process_answers_line_by_line_and_survives_a_pathological_
     assert [a["id"] for a in answers] == [1, 2]
     assert answers[0]["description"]["canonical"]  # a fallback, not a hang
     assert answers[1]["description"]["canonical"] == canonical_text(parse("x*tanh(x)"))
+    assert "signal_gain" in answers[0]["description"]["properties"]  # the fallback still measures the gains
