@@ -61,7 +61,7 @@ BAD = ("x^2", "x^3", "exp(x)", "x + x^2", "x^2 + asinh(x)", "x^2 - x", "x*exp(x)
 
 
 @pytest.mark.parametrize("known", KNOWN, ids=lambda k: k.name)
-def test_the_known_library_passes_except_the_listed_unusable_functions(known) -> None:  # type: ignore[no-untyped-def]
+def test_the_known_library_passes_except_the_listed_unusable_functions(known) -> None:
     gains = signal_gains(known.expr)
     verdict = SIGNAL_BOUNDS.verdict(gains)
     if known.name in UNUSABLE_DEEP:
@@ -136,11 +136,11 @@ def test_beta_functions_are_probed_at_their_initial_beta() -> None:
 
 
 @pytest.fixture(scope="module")
-def task():  # type: ignore[no-untyped-def]
+def task():
     return get_task("mnist1d-mlp")
 
 
-def test_training_rejects_with_its_own_reason_and_the_gains(task) -> None:  # type: ignore[no-untyped-def]
+def test_training_rejects_with_its_own_reason_and_the_gains(task) -> None:
     off = RejectionPolicy.off()
     policy = dataclasses.replace(off, signal_propagation=True)
     run = train_population(task, [Member(parse("x + x^2"), 0), Member(parse("x^2 + asinh(x)"), 1),
@@ -151,7 +151,7 @@ def test_training_rejects_with_its_own_reason_and_the_gains(task) -> None:  # ty
     assert run.results[2].status == OK and run.trained_members == 1
 
 
-def test_the_switch_turns_the_check_off(task) -> None:  # type: ignore[no-untyped-def]
+def test_the_switch_turns_the_check_off(task) -> None:
     run = train_population(task, [Member(parse("sigmoid(x)"), 0)], steps=5, policy=RejectionPolicy.off())
     assert run.results[0].status == OK
     on = dataclasses.replace(RejectionPolicy.off(), signal_propagation=True)
