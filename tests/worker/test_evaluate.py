@@ -76,6 +76,18 @@ def test_rejected_candidates_carry_their_reason(population_calls: list[int]) -> 
     assert population_calls == [2]  # the probe rejects them before any training
 
 
+def test_the_jobs_rejection_policy_reaches_the_trainer() -> None:
+    def request(key: str, text: str, **rejection: Any) -> EvalRequest:
+        policy = {**dataclasses.asdict(evaluator.RejectionPolicy()), **rejection}
+        return EvalRequest(key, text, TASK, {}, 0, 5, rejection=policy)
+
+    on, off = evaluate_batch([request("on", "x + x^2"),
+                              request("off", "x + x^2", signal_propagation=False, loss_window=None)])
+    assert (on.status, on.reason, on.steps_done) == ("rejected", "signal_propagation", 0)
+    assert "signal gain inf/layer" in (on.detail or "")
+    assert off.reason != "signal_propagation" and off.steps_done > 0  # trained (until it diverges)
+
+
 def test_bad_text_and_bad_tasks_fail_with_a_reason() -> None:
     outcomes = evaluate_batch([req("text", "x +"), req("unknown", "x", task="no-such-task"),
                                req("options", "x", bogus=1), req("rejected", "beta")])

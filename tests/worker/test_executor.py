@@ -46,6 +46,18 @@ class TestRayExecutor(ExecutorContract):
         return functools.partial(RayExecutor, num_cpus=1)
 
 
+def test_the_rejection_policy_travels_with_a_request_and_separates_batches() -> None:
+    policy = {"probe": True, "signal_propagation": False}
+    request = EvalRequest("k", "x", "mnist1d-mlp", {}, 0, None, rejection=policy)
+    policy["probe"] = False
+    assert request.rejection == {"probe": True, "signal_propagation": False}  # its own copy
+    assert EvalRequest.from_json(json.loads(json.dumps(request.to_json()))) == request
+    assert EvalRequest.from_json(json.loads(json.dumps(request.to_json()))).rejection == request.rejection
+    other = EvalRequest("j", "x", "mnist1d-mlp", {}, 0, None, rejection={"probe": True, "signal_propagation": True})
+    assert request.batch_key != other.batch_key  # one population trains under one policy
+    assert hash(request) == hash(EvalRequest("k", "x", "mnist1d-mlp", {}, 0, None))
+
+
 def test_a_request_keeps_its_own_copy_of_the_options_and_stays_hashable() -> None:
     options: dict[str, Any] = {"hidden": 64, "depth": 2}
     request = EvalRequest("k", "x", "mnist1d-mlp", options, 0, None)

@@ -224,6 +224,22 @@ def test_a_bf16_job_trains_every_evaluation_under_autocast(database):
     assert len(requests) == 5 and {r.precision for r in requests} == {"bf16"}  # search and confirm
 
 
+def test_a_jobs_rejection_policy_reaches_every_evaluation(database):
+    off = {"signal_propagation": False, "loss_window": None}
+    job_id = jobs.submit(database, jobs.spec(budget={"candidates": 3}, confirm={"top_k": 1, "seeds": 2},
+                                             rejection=off))
+    default_id = jobs.submit(database, jobs.spec(budget={"candidates": 2}, confirm={"top_k": 0}))
+    recorded = jobs.Recording()
+    runner(database, recorded).run(stop=threading.Event(), max_jobs=2)
+    assert jobs.job(database, job_id).status == jobs.job(database, default_id).status == store.JOB_COMPLETED
+    policies = [r.rejection for r in recorded.requests]
+    # the first job's search and confirm (its seed 0 row is reused), the second's search
+    assert len(policies) == 3 + 1 + 2
+    first = [p for p in policies if p is not None and not p["signal_propagation"]]
+    assert len(first) == 4 and all(p["loss_window"] is None and p["probe"] for p in first)
+    assert sum(1 for p in policies if p is not None and p["signal_propagation"]) == 2  # the default: on
+
+
 def test_the_confirm_phase_marks_a_rediscovered_function(database):
     data = jobs.spec(space={"unary": ["x", "sigmoid"], "binary": ["mul"]}, controller={"kind": "exhaustive"},
                      budget={"candidates": 50}, confirm={"top_k": 50, "seeds": 2})

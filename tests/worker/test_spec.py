@@ -53,6 +53,13 @@ def test_the_design_example_is_valid():
     ({**SMALL, "confirm": {"tasks": ["mnist1d-mlp", "nope"]}}, "confirm.tasks[1]", "unknown task"),
     ({**SMALL, "name": ""}, "name", "non-empty"),
     ({**SMALL, "seed": -3}, "seed", "integer"),
+    ({**SMALL, "rejection": {"signal_propagation": "yes"}}, "rejection.signal_propagation", "true or false"),
+    ({**SMALL, "rejection": {"signal_propagaton": False}}, "rejection.signal_propagaton", "unknown field"),
+    ({**SMALL, "rejection": {"min_loss_drop": 1.5}}, "rejection.min_loss_drop", "in [0, 1)"),
+    ({**SMALL, "rejection": {"grad_norm_limit": float("inf")}}, "rejection.grad_norm_limit", "finite"),
+    ({**SMALL, "rejection": {"loss_window": 2}}, "rejection.loss_window", "integer in [4"),
+    ({**SMALL, "rejection": {"quality_fraction": 0}}, "rejection.quality_fraction", "(0, 1]"),
+    ({**SMALL, "rejection": []}, "rejection", "object"),
     ([1, 2], "", "object"),
 ])
 def test_bad_input_names_the_field(data, field, words):
@@ -72,3 +79,15 @@ def test_rungs_give_the_fidelities():
     assert spec.rungs() == (100, 300, 900)
     assert JobSpec.from_json({**SMALL, "task": {"steps": 250}}).rungs() == (250,)
     assert JobSpec.from_json(SMALL).rungs() == (3000,)
+
+
+def test_the_rejection_policy_defaults_on_and_matches_the_evaluators():
+    from evaluator import RejectionPolicy
+
+    spec = JobSpec.from_json(SMALL)
+    assert spec.rejection.signal_propagation and spec.rejection.probe
+    assert RejectionPolicy(**spec.rejection.to_json()) == RejectionPolicy()  # same fields, same defaults
+    off = JobSpec.from_json({**SMALL, "rejection": {"signal_propagation": False, "quality_fraction": None}})
+    assert not off.rejection.signal_propagation and off.rejection.quality_fraction is None
+    assert off.to_json()["rejection"]["signal_propagation"] is False
+    assert JobSpec.from_json(json.loads(json.dumps(off.to_json()))) == off
