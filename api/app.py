@@ -20,7 +20,7 @@ from api._cache import ResponseCache
 from api._deps import Writer
 from api._errors import BodyLimit, install_error_handlers
 from api._settings import Settings
-from api.routes import candidates, catalogue, dashboard, events, expressions, jobs, service
+from api.routes import candidates, catalogue, dashboard, docs, events, expressions, jobs, service
 
 API_PREFIX = "/api/v1"
 
@@ -49,7 +49,7 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
         analyzer.close()
 
     app = FastAPI(title="actsearch", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)
     app.state.analyzer = analyzer
     app.state.database = database
     app.state.settings = settings
@@ -61,6 +61,7 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
     for module in (jobs, events, candidates, expressions, catalogue, service):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(docs.router)  # Swagger UI and ReDoc with their files from this process (offline)
     app.include_router(dashboard.router)  # the web dashboard at / and its API operations
     return app
 
