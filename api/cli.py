@@ -21,8 +21,9 @@ class CliError(Exception):
     """A user-facing error: printed to stderr, exit status 2."""
 
 
-def describe(text: str) -> dict[str, Any]:
-    """Everything ``actsearch parse`` reports about an expression, as JSON-ready data."""
+def describe(text: str, *, signal: bool = False) -> dict[str, Any]:
+    """Everything ``actsearch parse`` reports about an expression, as JSON-ready data; with
+    ``signal``, its properties include the signal-propagation gains (torch, imported lazily)."""
     from space import ParseError, canonical_text, export, fingerprint, identify, parse, properties
 
     try:
@@ -41,8 +42,19 @@ def describe(text: str) -> dict[str, Any]:
         "parameters": expr.param_inits(),
         "cost": expr.cost,
         "size": expr.size,
-        "properties": properties(expr).to_json(),
+        "properties": {**properties(expr).to_json(), **(_signal_gains(expr) if signal else {})},
     }
+
+
+def _signal_gains(expr: Any) -> dict[str, Any]:
+    """The gains per layer and the default bounds' verdict; an overflowing gain is "Infinity",
+    as the API writes it (strict JSON has no inf)."""
+    from api._errors import jsonable
+    from evaluator import SIGNAL_BOUNDS, signal_gains  # torch: only when the CLI asks, never at import
+
+    gains = signal_gains(expr)
+    verdict = SIGNAL_BOUNDS.verdict(gains)
+    return jsonable({**gains.to_json(), "signal_propagation": "passes" if verdict is None else verdict[1]})
 
 
 def _print_description(info: dict[str, Any]) -> None:
@@ -58,7 +70,7 @@ def _print_description(info: dict[str, Any]) -> None:
 
 
 def cmd_parse(args: argparse.Namespace) -> None:
-    info = describe(args.expression)
+    info = describe(args.expression, signal=True)
     if args.json:
         print(json.dumps(info, sort_keys=True))
     else:

@@ -74,3 +74,23 @@ def test_unknown_candidates_are_404(client: TestClient, tokens: Tokens) -> None:
         assert client.get(f"{CANDIDATES}/424242{suffix}", headers=tokens.admin).status_code == 404
     assert client.get(f"{CANDIDATES}/0", headers=tokens.admin).status_code == 422
     assert client.get(f"{CANDIDATES}/{10**20}", headers=tokens.admin).status_code == 422
+
+
+def test_the_signal_propagation_gains_are_shown_where_the_candidate_is(
+        client: TestClient, tokens: Tokens, stored_job: StoredJob, database) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    import store
+    from worker._describe import slow_description
+
+    job_id, ids = stored_job("alice", expressions=("max(x, 0)", "x + x^2"))
+    with database.session() as session:  # what the runner's describer writes for every candidate
+        for candidate_id, text in zip(ids, ("max(x, 0)", "x + x^2"), strict=True):
+            session.execute(update(store.Candidate).where(store.Candidate.id == candidate_id)
+                            .values(properties=slow_description(parse(text).to_json())["properties"]))
+    relu = client.get(f"{CANDIDATES}/{ids[0]}", headers=tokens.alice).json()["properties"]
+    assert relu["signal_gain"] == pytest.approx(1.0, abs=0.05) and relu["gradient_gain"] == pytest.approx(1.0, abs=0.05)
+    board = client.get(f"/api/v1/jobs/{job_id}/leaderboard", headers=tokens.alice).json()["data"]
+    exploding = next(row for row in board if row["candidate_id"] == ids[1])
+    assert exploding["properties"]["signal_gain"] == "Infinity"  # strict JSON: the API's encoding of inf
+    assert next(row for row in board if row["candidate_id"] == ids[0])["properties"]["signal_gain"] == relu["signal_gain"]

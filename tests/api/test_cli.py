@@ -32,6 +32,14 @@ def test_parse_json_reports_everything() -> None:
     assert "exp" in info["canonical"]
 
 
+def test_parse_reports_the_signal_propagation_gains() -> None:
+    good = json.loads(run("parse", "max(x, 0)", "--json").stdout)["properties"]
+    assert good["signal_gain"] == pytest.approx(1.0, abs=0.05) and good["signal_propagation"] == "passes"
+    bad = run("parse", "x + x^2")
+    assert bad.returncode == 0
+    assert "signal_gain=Infinity" in bad.stdout and "signal explodes" in bad.stdout
+
+
 def test_parse_human_output_names_the_known_function() -> None:
     result = run("parse", "max(x, 0)")
     assert result.returncode == 0
@@ -89,3 +97,26 @@ def test_demo_runs() -> None:
     result = run("demo")
     assert result.returncode == 0, result.stderr
     assert "SiLU" in result.stdout and "class Activation" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("parse", "-x*tanh(x)", "--json"), '"expression": "-x * tanh(x)"'),
+        (("parse", "--json", "-min(-x,0)"), '"expression": "-min(-x, 0)"'),
+        (("parse", "--json", "--", "-x"), '"expression": "-x"'),  # the usual escape still works
+        (("parse", "-1.5"), "-1.5"),  # argparse's own negative number, unchanged
+        (("export", "-x", "--format", "sympy"), "-x"),
+        (("export", "--format", "numpy", "-x*sigmoid(x)"), "return -x *"),
+    ],
+)
+def test_an_expression_may_start_with_a_minus(args: tuple[str, ...], expected: str) -> None:
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+
+
+def test_help_and_unknown_long_options_are_still_options() -> None:
+    assert "usage: actsearch parse" in run("parse", "-h").stdout
+    result = run("parse", "--jsn", "x")
+    assert result.returncode == 2 and "unrecognized arguments: --jsn" in result.stderr
