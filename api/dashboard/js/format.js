@@ -78,7 +78,24 @@ export function propertyBadges(properties) {
   else if (below === false && above === false) out.push("unbounded");
   if (properties.smooth === true) out.push("smooth");
   else if (properties.smooth === false) out.push("not smooth");
-  return h("span", { class: "props" }, out.map((text) => h("span", { class: "chip" }, text)));
+  const chips = out.map((text) => h("span", { class: "chip" }, text));
+  const signal = signalChip(properties);
+  if (signal) chips.push(signal);
+  return h("span", { class: "props" }, chips);
+}
+
+/** The signal-propagation probe's gains per layer (32 He-initialised layers; ReLU is 1.00 and
+ * 1.00): "signal ×0.52 · grad ×0.53 /layer"; non-finite gains (sent as strings) read "explodes". */
+export function signalChip(properties) {
+  const signal = properties?.signal_gain;
+  const grad = properties?.gradient_gain;
+  if (signal === undefined || grad === undefined) return null;
+  const gain = (v) => (typeof v === "number" ? `×${v.toFixed(2)}` : v === "Infinity" ? "explodes" : String(v));
+  return h("span", {
+    class: "chip signal",
+    title: "second-moment gain per layer of the signal (forward) and the gradient (backward) in a "
+      + "32-layer He-initialised random network; ReLU: ×1.00 and ×1.00",
+  }, `signal ${gain(signal)} · grad ${gain(grad)} /layer`);
 }
 
 export function math(row, options) {
