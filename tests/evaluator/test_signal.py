@@ -157,3 +157,18 @@ def test_the_switch_turns_the_check_off(task) -> None:
     on = dataclasses.replace(RejectionPolicy.off(), signal_propagation=True)
     assert train_population(task, [Member(parse("sigmoid(x)"), 0)], steps=5, policy=on).results[0].reason == (
         "signal_propagation")
+
+
+def test_the_bench_prints_the_calibration_table_and_a_json_last_line() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "signal_probe.py"
+    result = subprocess.run([sys.executable, str(script), "--repeat", "1"], capture_output=True, text=True,
+                            timeout=600, check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report["known_rejected"]) == set(UNUSABLE_DEEP)
+    assert report["bad_rejected"] == report["bad"] > 0
+    assert report["depth"] == 32 and report["ms_per_candidate"]["median"] > 0 and report["cpu"]
