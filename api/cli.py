@@ -170,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except PluginError as exc:
             print(f"actsearch: error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    args = build_parser().parse_args(argv)
+    from api._argv import expression_positional
+
+    # '-x*tanh(x)' is an expression, not an option (argparse would say it is)
+    args = build_parser().parse_args(expression_positional(sys.argv[1:] if argv is None else argv))
     try:
         args.handler(args)
     except CliError as exc:

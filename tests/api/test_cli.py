@@ -103,17 +103,24 @@ def test_demo_runs() -> None:
     ("args", "expected"),
     [
         (("parse", "-x*tanh(x)", "--json"), '"expression": "-x * tanh(x)"'),
-        (("parse", "--json", "-min(-x,0)"), '"expression": "-min(-x, 0)"'),
+        (("parse", "--json", "-min(-x,0)"), '"expression": "-min0(-x)"'),
         (("parse", "--json", "--", "-x"), '"expression": "-x"'),  # the usual escape still works
-        (("parse", "-1.5"), "-1.5"),  # argparse's own negative number, unchanged
         (("export", "-x", "--format", "sympy"), "-x"),
-        (("export", "--format", "numpy", "-x*sigmoid(x)"), "return -x *"),
+        (("export", "--format", "numpy", "-x*sigmoid(x)"), "return (-x) * _sigmoid(x)"),
     ],
 )
 def test_an_expression_may_start_with_a_minus(args: tuple[str, ...], expected: str) -> None:
     result = run(*args)
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
+
+
+def test_negative_numbers_are_left_to_argparse() -> None:
+    from api._argv import expression_positional
+
+    # an option's value (--seeds -1 gets its own message) is not taken for the expression
+    assert expression_positional(["evaluate", "x", "--seeds", "-1"]) == ["evaluate", "x", "--seeds", "-1"]
+    assert expression_positional(["jobs", "-x"]) == ["jobs", "-x"]  # only commands that take an expression
 
 
 def test_help_and_unknown_long_options_are_still_options() -> None:

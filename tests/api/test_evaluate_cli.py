@@ -105,3 +105,11 @@ def test_bf16_trains_under_autocast_close_to_fp32(capsys: pytest.CaptureFixture[
     assert [reports[p]["precision"] for p in ("fp32", "bf16")] == ["fp32", "bf16"]
     fp32, bf16 = (reports[p]["runs"][0]["metrics"]["train_loss"] for p in ("fp32", "bf16"))
     assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=0.05)  # rounded differently, trained alike
+
+
+def test_an_expression_may_start_with_a_minus(capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse took '-min(-x,0)' for an option and exited 2 ("the following arguments are required")
+    assert main(["evaluate", "-min(-x,0)", "--task", "mnist1d-mlp", "--steps", "5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["expression"] == "-min0(-x)"
+    assert main(["evaluate", "--task", "mnist1d-mlp", "--steps", "5", "--json", "--", "-x*tanh(x)"]) == 0
+    assert json.loads(capsys.readouterr().out)["expression"] == "-x * tanh(x)"
