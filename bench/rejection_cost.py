@@ -77,9 +77,12 @@ def main() -> None:
 
 def _rejected_trained_fully(task: Task, members: list[Member], results: list[RunResult],
                             steps: int | None) -> dict[str, Any]:
-    """Members rejected during training (not by the probe), trained again without rejection."""
+    """Members rejected during training or by the signal-propagation probe (both predict how
+    training goes, so both can be wrong; the probe's constant/affine/non-finite verdicts are
+    facts), trained again without rejection. ``rejected_in_training`` counts them all."""
     accepted = sorted(r.fitness for r in results if r.status == "ok" and r.fitness is not None)
-    again = [i for i, r in enumerate(results) if r.status == "rejected" and r.steps > 0]
+    again = [i for i, r in enumerate(results)
+             if r.status == "rejected" and (r.steps > 0 or r.reason == "signal_propagation")]
     if not again or not accepted:
         return {"rejected_in_training": len(again), "accepted_median": None, "false_rejections": 0,
                 "rejected_trained_fully": []}
