@@ -99,7 +99,11 @@ def _readline(stream: IO[bytes], timeout: float) -> bytes:
 
 def main() -> None:
     from api.cli import CliError, describe
+    from space import load_plugins
 
+    # This child is a fresh interpreter: the API process's plug-in operators are unknown here
+    # until it imports them too, and the endpoint would refuse what a job accepts.
+    load_plugins()
     describe("x")  # imports and warms sympy before saying so
     sys.stdout.write(READY.decode())
     sys.stdout.flush()

@@ -3,7 +3,7 @@
 A plug-in adds operators (``space.OPERATORS``) or tasks (``@evaluator.register``) when it is
 imported. Registries live in each process, so every process that validates, describes or runs
 candidates must import it: the CLI (``serve``, ``worker``, ``parse``, ``evaluate`` …), each API
-process, the runner's describer child, and every Ray worker process, which inherit the variable
+process and its expression-parsing child, the runner's describer child, and every Ray worker process, which inherit the variable
 from ``ray start`` (a cluster) or from the runner (a local Ray). The modules must be importable
 there: installed, or on ``PYTHONPATH``.
 

@@ -60,3 +60,25 @@ def test_a_plugin_that_cannot_be_imported_is_named(plugin_env: dict[str, str]) -
     with pytest.raises(PluginError, match="cannot import 'nosuch'"):
         load_plugins("nosuch")
     assert load_plugins("") == [] and load_plugins(" json , math ") == ["json", "math"]
+
+
+def test_the_parse_endpoints_child_process_knows_a_plugin_operator(plugin_env: dict[str, str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # POST /expressions/parse describes in a child process (api._analyze): a plug-in operator
+    # that a job accepts must not be "unknown function" there.
+    from api._analyze import AnalysisError, Analyzer
+
+    for name in ("PYTHONPATH", "ACTSEARCH_PLUGINS"):
+        monkeypatch.setenv(name, plugin_env[name])
+    analyzer = Analyzer(time_limit=120)
+    try:
+        assert "softsign2" in analyzer.describe("x*softsign2(x)")["operators"]
+    finally:
+        analyzer.close()
+    monkeypatch.delenv("ACTSEARCH_PLUGINS")
+    without = Analyzer(time_limit=120)
+    try:
+        with pytest.raises(AnalysisError, match="softsign2"):
+            without.describe("x*softsign2(x)")
+    finally:
+        without.close()
