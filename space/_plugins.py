@@ -3,9 +3,9 @@
 A plug-in adds operators (``space.OPERATORS``) or tasks (``@evaluator.register``) when it is
 imported. Registries live in each process, so every process that validates, describes or runs
 candidates must import it: the CLI (``serve``, ``worker``, ``parse``, ``evaluate`` …), each API
-process and its expression-parsing child, the runner's describer child, and every Ray worker process, which inherit the variable
-from ``ray start`` (a cluster) or from the runner (a local Ray). The modules must be importable
-there: installed, or on ``PYTHONPATH``.
+process and its expression-parsing child, the runner's describer child, and every Ray worker
+process, which inherit the variable from ``ray start`` (a cluster) or from the runner (a local
+Ray). The modules must be importable there: installed, or on ``PYTHONPATH``.
 
 Example:
     $ PYTHONPATH=plugins ACTSEARCH_PLUGINS=myplugin actsearch parse "x*softsign2(x)"
