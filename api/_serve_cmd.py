@@ -11,8 +11,9 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
+from api._db_option import database_url
 from api.cli import CliError
 
 log = logging.getLogger("actsearch.serve")
@@ -29,19 +30,50 @@ def first_token(database: Any) -> str | None:
         return secret
 
 
-def _announce(args: argparse.Namespace, secret: str | None) -> None:
+def base_url(args: argparse.Namespace) -> str:
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
-    base = f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
+    return f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
+
+
+def _announce(args: argparse.Namespace, secret: str | None) -> None:
+    from api._db_option import shown
+
+    base = base_url(args)
     if secret is not None:
         print(f"actsearch is serving at {base}/  (API: {base}/api/v1/docs)", flush=True)
         print("An admin token was created for this first start; open, or use it as a bearer token:", flush=True)
         print(f"    {base}/?token={secret}", flush=True)
     else:
         print(f"actsearch is serving at {base}/  (API: {base}/api/v1/docs)", flush=True)
-        print(f"Create a token with: actsearch token create --name NAME --db {args.db}", flush=True)
+        print(f"Create a token with: actsearch token create --name NAME --db {shown(args.db)}", flush=True)
 
 
-def submit_demo(database: Any, path: str) -> int:
+class Demo(NamedTuple):
+    job_id: int
+    queued: bool  # False: a job of the demo's name was there already (an earlier start's)
+    status: str
+
+
+def _announce_demo(args: argparse.Namespace, demo: Demo) -> None:
+    if demo.queued:
+        print(f"Demo search queued as job {demo.job_id}: watch it in the dashboard, or with", flush=True)
+    else:
+        print(f"Demo search: job {demo.job_id}, queued on an earlier start, is {demo.status} "
+              "(nothing new was queued); watch it in the dashboard, or with", flush=True)
+    print(f"    actsearch watch {demo.job_id} / curl -H 'Authorization: Bearer TOKEN' "
+          f"{base_url(args)}/api/v1/jobs/{demo.job_id}", flush=True)
+
+
+def _legacy_database_note(given: str | None, url: str) -> None:
+    # Before the default moved to the service's folder it was ./actsearch.db: say where an
+    # old store went instead of silently starting from an empty one.
+    old = os.path.abspath("actsearch.db")
+    if given is None and not os.environ.get("ACTSEARCH_DB") and os.path.isfile(old) and url != f"sqlite:///{old}":
+        print(f"Note: {old} is no longer the default database (now {url}); "
+              f"to keep using it, pass --db sqlite:///{old}", flush=True)
+
+
+def submit_demo(database: Any, path: str) -> Demo:
     """Queues the search in ``path`` (JSON or YAML) as the admin's, once: a job of that name
     that already exists is reused, so restarting the demo does not pile up jobs."""
     import store
@@ -56,8 +88,9 @@ def submit_demo(database: Any, path: str) -> int:
         jobs, _ = store.list_jobs(session=session, name=spec["name"], limit=500)
         same = [job for job in jobs if job.name == spec["name"]]
         if same:
-            return same[-1].id
-        return store.create_job(session=session, name=spec["name"], owner="admin", spec=spec).id
+            return Demo(same[-1].id, False, same[-1].status)
+        job = store.create_job(session=session, name=spec["name"], owner="admin", spec=spec)
+        return Demo(job.id, True, job.status)
 
 
 def warm_up() -> None:
@@ -79,6 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from api.app import create_app
 
     configure_logging(args.log_format)
+    given, args.db = args.db, database_url(args.db)
     try:
         settings = Settings(db=args.db, host=args.host, port=args.port)
         database = store.connect(args.db)
@@ -99,11 +133,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             thread = threading.Thread(target=runner.run, kwargs={"stop": stop}, name="runner", daemon=True)
             thread.start()
         _announce(args, secret)
+        _legacy_database_note(given, args.db)
         if args.demo:
-            job_id = submit_demo(database, args.demo)
-            print(f"Demo search queued as job {job_id}: watch it in the dashboard, or with", flush=True)
-            print(f"    actsearch submit --watch ... / curl -H 'Authorization: Bearer TOKEN' "
-                  f"http://{args.host}:{args.port}/api/v1/jobs/{job_id}", flush=True)
+            _announce_demo(args, submit_demo(database, args.demo))
         if args.processes > 1:
             _serve_processes(args)  # each API process warms itself up (api.app.app_from_environment)
             return

@@ -13,7 +13,11 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DB = "sqlite:///actsearch.db"
+
+def _default_db() -> str:
+    import store
+
+    return store.default_url()
 
 
 class Settings(BaseSettings):
@@ -21,7 +25,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ACTSEARCH_", extra="ignore")
 
-    db: str = DEFAULT_DB
+    db: str = Field(default_factory=_default_db)  # one file per user, not per directory (store/_home.py)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # A JobSpec is a few hundred bytes; 1 MB leaves room for long spaces and option blocks.

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import Any
 
-from api._settings import DEFAULT_DB
+from api._db_option import add_db_option, database_url
 from api.cli import CliError
 
 
@@ -15,7 +14,7 @@ def _database(args: argparse.Namespace) -> Any:
     import store
 
     try:
-        return store.connect(args.db)
+        return store.connect(database_url(args.db))
     except store.StoreError as exc:
         raise CliError(str(exc)) from None
 
@@ -87,7 +86,7 @@ def add_parser(sub: Any) -> None:
 
     def action(name: str, help: str, handler: Any) -> argparse.ArgumentParser:
         q = actions.add_parser(name, help=help)
-        q.add_argument("--db", default=os.environ.get("ACTSEARCH_DB", DEFAULT_DB), help="database URL (env ACTSEARCH_DB; default %(default)s)")
+        add_db_option(q)
         q.add_argument("--json", action="store_true", help="print one JSON object")
         q.set_defaults(handler=handler)
         return q

@@ -8,15 +8,13 @@ import signal
 import threading
 from typing import Any
 
+from api._db_option import add_db_option, database_url
 from api._logging import FORMATS, configure_logging
-
-DEFAULT_DB = "sqlite:///actsearch.db"
 
 
 def add_runner_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``worker`` and ``serve`` (which embeds a runner)."""
-    p.add_argument("--db", default=os.environ.get("ACTSEARCH_DB", DEFAULT_DB),
-                   help="database URL (env ACTSEARCH_DB; default %(default)s)")
+    add_db_option(p)
     p.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
                    help="join this Ray cluster (env RAY_ADDRESS); default: start Ray locally")
     p.add_argument("--executor", choices=("ray", "local"), default=os.environ.get("ACTSEARCH_EXECUTOR", "ray"),
@@ -69,6 +67,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     import store
 
     configure_logging(args.log_format)
+    args.db = database_url(args.db)
     database = store.connect(args.db)
     runner = make_runner(args, database)
     stop = threading.Event()

@@ -13,7 +13,7 @@ Example:
 """
 
 from store._candidates import add_candidate, count_candidates, find_candidate, get_candidate, leaderboard
-from store._db import DEFAULT_URL, Database, StoreError, connect, normalize_url
+from store._db import Database, StoreError, connect, normalize_url
 from store._encode import LosslessJSON
 from store._evaluations import (
     add_evaluation,
@@ -23,6 +23,7 @@ from store._evaluations import (
     start_evaluation,
 )
 from store._events import append_event, events_after
+from store._home import HOME_ENV, data_dir, default_url, home
 from store._jobs import count_active_jobs, create_job, get_job, list_jobs, request_cancel
 from store._leases import LeaseLost, claim_job, finish_job, release_job, renew_lease, save_progress
 from store._migrate import migrate
@@ -55,7 +56,8 @@ from store._models import (
 from store._stats import service_stats
 from store._tokens import authenticate, create_token, get_token, list_tokens, revoke_token
 
-__all__ = ["DEFAULT_URL", "Database", "LosslessJSON", "StoreError", "connect", "migrate", "normalize_url"]
+__all__ = ["Database", "LosslessJSON", "StoreError", "connect", "migrate", "normalize_url"]
+__all__ += ["HOME_ENV", "data_dir", "default_url", "home"]
 __all__ += ["Base", "Candidate", "Evaluation", "Event", "Job", "Token", "utcnow"]
 __all__ += ["JOB_ACTIVE", "JOB_CANCELLED", "JOB_COMPLETED", "JOB_FAILED", "JOB_FINISHED", "JOB_QUEUED"]
 __all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEARCH"]

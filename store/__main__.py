@@ -7,7 +7,8 @@ import os
 
 from alembic import command
 
-from store._db import DEFAULT_URL, create_store_engine
+from store._db import create_store_engine
+from store._home import default_url
 from store._migrate import alembic_config, migrate
 
 
@@ -15,8 +16,8 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m store upgrade|revision ...``: a developer's entry to Alembic."""
     parser = argparse.ArgumentParser(prog="python -m store")
     parser.add_argument("action", choices=["upgrade", "revision", "current"])
-    parser.add_argument("--url", default=os.environ.get("ACTSEARCH_DB", DEFAULT_URL),
-                        help="database URL (env ACTSEARCH_DB, as for actsearch serve and worker)")
+    parser.add_argument("--url", default=os.environ.get("ACTSEARCH_DB") or default_url(),
+                        help="database URL (env ACTSEARCH_DB, as for actsearch serve and worker; default %(default)s)")
     parser.add_argument("-m", "--message", default="")
     parser.add_argument("--autogenerate", action="store_true")
     args = parser.parse_args(argv)

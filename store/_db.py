@@ -13,6 +13,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_URL = "sqlite:///actsearch.db"
+from store._home import default_url, home
 
 
 class StoreError(Exception):
@@ -157,9 +158,22 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
-def connect(url: str = DEFAULT_URL, *, migrate: bool = True) -> Database:
-    """Opens the store at ``url``, checks that it is reachable, and (with ``migrate``) brings
-    its schema to the newest migration. Safe to call at every start, from several processes."""
+def _make_home(url: str) -> None:
+    # SQLite creates the file but not its folder; the service's own folder is made on first
+    # use (any other missing folder stays an error: it is more likely a typo).
+    normalized = normalize_url(url)
+    if normalized.startswith("sqlite:///"):
+        parent = Path(normalized.removeprefix("sqlite:///").split("?", 1)[0]).absolute().parent
+        if parent == home():
+            parent.mkdir(parents=True, exist_ok=True)
+
+
+def connect(url: str | None = None, *, migrate: bool = True) -> Database:
+    """Opens the store at ``url`` (default: :func:`store.default_url`), checks that it is
+    reachable, and (with ``migrate``) brings its schema to the newest migration. Safe to call at
+    every start, from several processes."""
+    url = default_url() if url is None else url
+    _make_home(url)
     engine = create_store_engine(url)
     try:
         with engine.connect():

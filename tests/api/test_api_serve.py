@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 ACTSEARCH = shutil.which("actsearch") or str(Path(sys.executable).parent / "actsearch")
 
 
@@ -27,13 +29,15 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, db: str, *extra: str, runner: bool = False) -> None:
+    def __init__(self, db: str | None, *extra: str, runner: bool = False, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.port = free_port()
         # with a runner: evaluations in threads of the server (no Ray start-up in the test)
         mode = ["--executor", "local"] if runner else ["--no-runner"]
+        store = [] if db is None else ["--db", db]
         self.process = subprocess.Popen(
-            [ACTSEARCH, "serve", *mode, "--port", str(self.port), "--db", db, "--log-level", "warning", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [ACTSEARCH, "serve", *mode, "--port", str(self.port), *store, "--log-level", "warning", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -119,3 +123,25 @@ def test_several_api_processes_refuse_an_embedded_runner(db: str) -> None:
     done = subprocess.run([ACTSEARCH, "serve", "--processes", "2", "--db", db], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode != 0 and "--processes above 1 needs --no-runner" in done.stderr
+
+
+def test_a_second_start_queues_no_demo_and_names_the_default_store_absolutely(tmp_path: Path) -> None:
+    env = {**os.environ, "ACTSEARCH_HOME": str(tmp_path / "home")}
+    env.pop("ACTSEARCH_DB", None)
+    demo = str(ROOT / "examples" / "demo-search.json")
+    served = Served(None, "--demo", demo, env=env, cwd=tmp_path)
+    try:
+        served.wait_for(r"Demo search queued as job 1:")
+        assert served.healthy().status_code == 200  # then SIGINT is a clean shutdown
+    finally:
+        assert served.stop() == 0
+    again = Served(None, "--demo", demo, env=env, cwd=tmp_path)
+    try:
+        hint = again.wait_for(r"Create a token with: actsearch token create --name NAME --db (\S+)")
+        assert hint.group(1) == f"sqlite:///{tmp_path / 'home' / 'actsearch.db'}"
+        again.wait_for(r"Demo search: job 1, queued on an earlier start, is queued \(nothing new was queued\)")
+        again.wait_for(r"actsearch watch 1 ")
+        assert again.healthy().status_code == 200
+    finally:
+        assert again.stop() == 0
+    assert not (tmp_path / "actsearch.db").exists()
