@@ -92,8 +92,12 @@ def progress_line(job: dict[str, Any]) -> str:
             f"best {best}, {job.get('elapsed_seconds', 0):.0f}s")
 
 
-def watch(client: Any, job_id: int, poll: float = 1.0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Shows progress and the top 5 on stderr until the job finishes; returns both at the end."""
+def watch(client: Any, job_id: int, poll: float = 1.0, *,
+          keep_final: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Shows progress and the top 5 on stderr until the job finishes; returns both at the end.
+
+    ``keep_final=False``: the finished state is not left on stderr (a terminal's live block is
+    erased, a log gets no last line) because the caller prints it on stdout — shown once."""
     from api.client import FINISHED
 
     tty = sys.stderr.isatty()
@@ -103,6 +107,11 @@ def watch(client: Any, job_id: int, poll: float = 1.0) -> tuple[dict[str, Any], 
         top = client.leaderboard(job_id, limit=5)["data"]
         block = [progress_line(job), *(leaderboard_lines(top) if top else [])]
         text = "\n".join(block)
+        if job["status"] in FINISHED and not keep_final:
+            if tty and drawn:
+                sys.stderr.write(f"\x1b[{drawn}F\x1b[J")
+                sys.stderr.flush()
+            return job, top
         if tty:
             sys.stderr.write((f"\x1b[{drawn}F\x1b[J" if drawn else "") + text + "\n")
             drawn = len(block)
@@ -122,10 +131,22 @@ def cmd_submit(args: argparse.Namespace, client: Any) -> None:
         print(json.dumps(job, sort_keys=True) if args.json else f"job {job['id']} {job['status']}: "
               f"{client.url}/api/v1/jobs/{job['id']}")
         return
+    follow(args, client, job["id"])
+
+
+@_command
+def cmd_watch(args: argparse.Namespace, client: Any) -> None:
+    follow(args, client, args.job_id)
+
+
+def follow(args: argparse.Namespace, client: Any, job_id: int) -> None:
+    """``submit --watch`` and ``watch``: live progress on stderr, the final state on stdout
+    (once), exit status 1 unless the job completed."""
     try:
-        job, top = watch(client, job["id"])
+        # with --json stdout is JSON: the final human line stays on stderr
+        job, top = watch(client, job_id, keep_final=args.json)
     except KeyboardInterrupt:
-        print(f"\nstopped watching; job {job['id']} goes on (actsearch cancel {job['id']})", file=sys.stderr)
+        print(f"\nstopped watching; job {job_id} goes on (actsearch cancel {job_id})", file=sys.stderr)
         raise SystemExit(130) from None
     if args.json:
         print(json.dumps({**job, "top": top}, sort_keys=True))
@@ -164,7 +185,17 @@ def cmd_leaderboard(args: argparse.Namespace, client: Any) -> None:
 
 @_command
 def cmd_cancel(args: argparse.Namespace, client: Any) -> None:
-    job = client.cancel(args.job_id)
+    from api.client import FINISHED
+
+    # The API's cancel is idempotent and answers a finished job as it is; a user who typed
+    # `cancel` must learn that nothing was stopped (and a script, from the exit status, that
+    # the job's results are final, not cut short).
+    before = client.job(args.job_id)["status"]
+    job = None if before in FINISHED else client.cancel(args.job_id)
+    if job is None or job["status"] in ("completed", "failed"):  # finished before, or as we asked
+        status = before if job is None else job["status"]
+        print(f"actsearch: job {args.job_id} is already {status}; nothing was cancelled", file=sys.stderr)
+        raise SystemExit(1)
     if args.json:
         print(json.dumps(job, sort_keys=True))
     elif job["status"] == "running":
@@ -200,7 +231,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("job_id", type=int)
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--offset", type=int, default=0)
-    p = command("cancel", "cancel a job", cmd_cancel)
+    p = command("watch", "follow a job until it finishes: progress and the top 5, as submit --watch", cmd_watch)
+    p.add_argument("job_id", type=int)
+    p = command("cancel", "cancel a queued or running job (exit status 1 if it had finished already)", cmd_cancel)
     p.add_argument("job_id", type=int)
 
 

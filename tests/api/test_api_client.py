@@ -130,3 +130,53 @@ def test_submit_watch_shows_progress_until_the_job_finishes(live_url: str, token
     assert f"job {first_id} queued: 0/10 candidates" in err and f"job {first_id} completed" in err
     result = json.loads(out)
     assert result["status"] == "completed" and result["top"] == []
+
+
+def test_submit_watch_prints_the_final_state_once(live_url: str, tokens: Tokens, tmp_path: Path,
+                                                  database: store.Database,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # It was printed twice: as the last progress line on stderr and again on stdout.
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    with database.session() as session:
+        job_id = store.list_jobs(session=session)[1] + 1
+    threading.Timer(1.0, finish, (database, job_id)).start()
+    code, out, err = run_cli(capsys, "submit", str(spec), "--watch", "--server", live_url,
+                             "--token", tokens.secrets["alice"])
+    assert code == 0, err
+    final = f"job {job_id} completed: 0/10 candidates"
+    assert (out + err).count(final) == 1 and out.startswith(final)
+    assert f"job {job_id} queued" in err  # the live progress, on stderr
+
+
+def test_watch_follows_an_existing_job(live_url: str, tokens: Tokens, stored_job: StoredJob, database: store.Database,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    server = ("--server", live_url, "--token", tokens.secrets["alice"])
+    job_id, _ = stored_job("alice")
+    threading.Timer(1.0, finish, (database, job_id)).start()
+    code, out, err = run_cli(capsys, "watch", str(job_id), *server)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"job {job_id} completed: 5/10 candidates")
+    assert "x * sigmoid(x)" in out.splitlines()[2]  # the top 5 under it
+    code, out, _ = run_cli(capsys, "watch", str(job_id), *server, "--json")
+    assert code == 0 and json.loads(out)["status"] == "completed" and len(json.loads(out)["top"]) == 5
+    other, _ = stored_job("alice", name="cancelled")
+    finish(database, other, status="cancelled")
+    code, _, err = run_cli(capsys, "watch", str(other), *server)
+    assert code == 1 and f"job {other} cancelled" in err
+    code, _, err = run_cli(capsys, "watch", "99999", *server)
+    assert code == 2 and "job 99999 not found" in err
+
+
+def test_cancel_of_a_finished_job_says_nothing_was_cancelled(live_url: str, tokens: Tokens, stored_job: StoredJob,
+                                                             database: store.Database,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    server = ("--server", live_url, "--token", tokens.secrets["alice"])
+    job_id, _ = stored_job("alice")
+    finish(database, job_id)
+    code, out, err = run_cli(capsys, "cancel", str(job_id), *server)
+    assert (code, out) == (1, "") and f"job {job_id} is already completed; nothing was cancelled" in err
+    queued, _ = stored_job("alice", name="queued")
+    assert run_cli(capsys, "cancel", str(queued), *server)[:2] == (0, f"job {queued}: cancelled\n")
+    code, _, err = run_cli(capsys, "cancel", str(queued), *server, "--json")  # again: nothing to do
+    assert code == 1 and "is already cancelled" in err
