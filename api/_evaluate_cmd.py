@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the task's budget)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", dest="options",
                    help="a task option, repeatable (the JobSpec's task.options), e.g. --option path=data.npz "
-                        "--option model=cnn; a value that parses as JSON is JSON, else text")
+                        "--option model=cnn; a value that parses as JSON is JSON, else text (a path may be any "
+                        "file you can read: only the service limits them to ACTSEARCH_DATA_DIRS)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: bfloat16 autocast, as a job's task.precision (for GPUs; default fp32)")

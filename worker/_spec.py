@@ -96,6 +96,7 @@ class TaskSpec:
         options = data.get("options", {})
         if not isinstance(options, dict):
             raise SpecError(f"{path}.options", "must be an object")
+        options = _data_paths(options, f"{path}.options")  # before the task opens anything
         from evaluator import TaskError, get_task
 
         try:
@@ -112,6 +113,21 @@ class TaskSpec:
         from evaluator import get_task
 
         return get_task(self.name, **self.options).budget.steps
+
+
+def _data_paths(options: dict[str, Any], path: str) -> dict[str, Any]:
+    """``options`` with each path option checked and made the real path it names
+    (worker/_data_paths.py); the stored spec names the file the job reads."""
+    from worker._data_paths import REFUSED, allowed_path, is_path_option
+
+    checked = dict(options)
+    for key, value in options.items():
+        if isinstance(key, str) and is_path_option(key):
+            real = allowed_path(value)
+            if real is None:
+                raise SpecError(f"{path}.{key}", REFUSED)
+            checked[key] = real
+    return checked
 
 
 @dataclass(frozen=True)

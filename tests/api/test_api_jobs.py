@@ -199,3 +199,26 @@ def test_leaderboard_ranks_and_pages(client: TestClient, tokens: Tokens, stored_
     page = client.get(f"{JOBS}/{job_id}/leaderboard", params={"limit": 2, "offset": 2}, headers=tokens.alice).json()
     assert [row["rank"] for row in page["data"]] == [3, 4] and [r["candidate_id"] for r in page["data"]] == ids[2:4]
     assert client.get(f"{JOBS}/{job_id}/leaderboard", params={"limit": 1000}, headers=tokens.alice).status_code == 422
+
+
+def test_a_data_path_outside_the_data_directories_is_422_alike_whether_it_exists_or_not(
+        client: TestClient, tokens: Tokens, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.evaluator.test_tasks_vision import write_npz
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("ACTSEARCH_DATA_DIRS", str(tmp_path / "data"))
+    write_npz(tmp_path / "data" / "ok.npz")
+    existing = write_npz(tmp_path / "private.npz")
+    answers = []
+    for path in (str(existing), str(tmp_path / "absent.npz"), "../private.npz"):
+        response = client.post(JOBS, json={**SPEC, "task": {"name": "npz", "options": {"path": path}}},
+                               headers=tokens.alice)
+        assert response.status_code == 422, response.text
+        answers.append(response.json())
+    assert answers[0] == answers[1] == answers[2]
+    (error,) = answers[0]["detail"]
+    assert error["loc"] == ["body", "task", "options", "path"] and "data directories" in error["msg"]
+    accepted = client.post(JOBS, json={**SPEC, "task": {"name": "npz", "options": {"path": "ok.npz"}}},
+                           headers=tokens.alice)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["spec"]["task"]["options"]["path"] == str(tmp_path / "data" / "ok.npz")
