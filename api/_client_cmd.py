@@ -82,12 +82,21 @@ def leaderboard_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+# What stop_reason means, in a line of text (cancelled and failed say it with the status already).
+STOP_TEXT = {"candidates": "candidate budget used", "seconds": "time budget used", "exhausted": "space exhausted"}
+
+
+def stop_text(job: dict[str, Any]) -> str:
+    return STOP_TEXT.get(job.get("stop_reason") or "", "")
+
+
 def progress_line(job: dict[str, Any]) -> str:
     p = job["progress"]
     budget = p.get("candidates_budget") or "?"
     best = "-" if job.get("best_fitness") is None else f"{job['best_fitness']:.4f}"
     phase = f" {job['phase']}" if job.get("phase") and job["status"] == "running" else ""
-    return (f"job {job['id']} {job['status']}{phase}: {p['candidates_done']}/{budget} candidates, "
+    stop = f" ({stop_text(job)})" if stop_text(job) else ""
+    return (f"job {job['id']} {job['status']}{phase}{stop}: {p['candidates_done']}/{budget} candidates, "
             f"{p['evaluations_done']} evaluations ({p['rejected']} rejected, {p['failed']} failed), "
             f"best {best}, {job.get('elapsed_seconds', 0):.0f}s")
 
@@ -127,6 +136,8 @@ def watch(client: Any, job_id: int, poll: float = 1.0, *,
 @_command
 def cmd_submit(args: argparse.Namespace, client: Any) -> None:
     job = client.submit(read_spec(args.spec))
+    for warning in job.get("warnings", []):
+        print(f"actsearch: warning: {warning}", file=sys.stderr)
     if not args.watch:
         print(json.dumps(job, sort_keys=True) if args.json else f"job {job['id']} {job['status']}: "
               f"{client.url}/api/v1/jobs/{job['id']}")
@@ -164,12 +175,14 @@ def cmd_jobs(args: argparse.Namespace, client: Any) -> None:
     if args.json:
         print(json.dumps(page, sort_keys=True))
         return
-    print(f"{'id':>6}  {'status':<10}  {'progress':<12}  {'best':>8}  {'owner':<12}  name")
+    print(f"{'id':>6}  {'status':<10}  {'progress':<12}  {'stopped by':<21}  {'best':>8}  {'owner':<12}  name")
     for job in page["data"]:
         p = job["progress"]
         best = "-" if job["best_fitness"] is None else f"{job['best_fitness']:.4f}"
         done = f"{p['candidates_done']}/{p['candidates_budget'] or '?'}"
-        print(f"{job['id']:>6}  {job['status']:<10}  {done:<12}  {best:>8}  {job['owner']:<12}  {job['name']}")
+        stop = stop_text(job) or "-"
+        print(f"{job['id']:>6}  {job['status']:<10}  {done:<12}  {stop:<21}  {best:>8}  {job['owner']:<12}  "
+              f"{job['name']}")
     print(f"({len(page['data'])} of {page['count']} jobs)")
 
 

@@ -16,6 +16,8 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 ResultStatus = Literal["pending", "ok", "rejected", "failed"]
+# candidates/seconds/exhausted: the search loop's own reasons (search.SearchSummary.stop)
+StopReason = Literal["candidates", "seconds", "exhausted", "cancelled", "failed"]
 
 
 class Message(BaseModel):
@@ -55,8 +57,16 @@ class JobPublic(BaseModel):
     best_fitness: float | None
     elapsed_seconds: float = Field(description="search time used so far")
     error: str | None
+    stop_reason: StopReason | None = Field(description=(
+        "why the search stopped: `candidates` (budget.candidates used), `seconds` (budget.seconds ran out), "
+        "`exhausted` (the space held no new function), `cancelled`, `failed`; null while it searches"))
     summary: Any | None
     spec: dict[str, Any] = Field(description="the validated JobSpec, defaults filled in")
+
+
+class JobSubmitted(JobPublic):
+    warnings: list[str] = Field(description=(
+        "what will not stop the job but may surprise, e.g. a space smaller than budget.candidates"))
 
 
 class JobsPublic(BaseModel):

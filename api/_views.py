@@ -45,9 +45,19 @@ def job_public(job: store.Job) -> JobPublic:
         best_fitness=job.best_fitness,
         elapsed_seconds=job.elapsed_seconds or 0.0,
         error=job.error,
+        stop_reason=stop_reason(job),
         summary=jsonable(job.summary),
         spec=jsonable(job.spec),
     )
+
+
+def stop_reason(job: store.Job) -> Any:
+    """Why the job's search stopped: its final status when cancelled or failed, else the reason
+    the runner saved as the search ended (jobs finished before it did so have none)."""
+    if job.status in (store.JOB_CANCELLED, store.JOB_FAILED):
+        return job.status
+    stop = job.summary.get("stop") if isinstance(job.summary, dict) else None
+    return stop if stop in ("candidates", "seconds", "exhausted") else None
 
 
 def _candidate_fields(candidate: store.Candidate) -> dict[str, Any]:

@@ -104,10 +104,12 @@ def finish_job(
     summary: dict[str, Any] | None = None,
 ) -> bool:
     """Marks the job completed, failed or cancelled and clears the lease — only if ``runner``
-    still holds it (returns whether it did)."""
+    still holds it (returns whether it did). ``summary`` None keeps the one saved earlier."""
     if status not in JOB_FINISHED:
         raise ValueError(f"a job finishes as one of {', '.join(JOB_FINISHED)}, not {status!r}")
-    values = {"status": status, "error": error, "summary": summary, "finished_at": utcnow()}
+    values: dict[str, Any] = {"status": status, "error": error, "finished_at": utcnow()}
+    if summary is not None:
+        values["summary"] = summary
     finish = (
         update(Job).where(_held(job_id, runner)).values(lease_owner=None, lease_expires_at=None, **values)
     )
@@ -129,11 +131,15 @@ def save_progress(
     elapsed_seconds: float | None = None,
     phase: str | None = None,
     runner: str | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> bool:
     """Checkpoints what a runner needs to resume: the controller's state, the search time used
-    so far, the phase. Arguments left as None are not changed. With ``runner``, saves only if
-    that runner still holds the lease. Returns whether the job was updated."""
+    so far, the phase, the ``summary`` of a finished phase (``{"stop": ...}``: why the search
+    ended). Arguments left as None are not changed. With ``runner``, saves only if that runner
+    still holds the lease. Returns whether the job was updated."""
     values: dict[str, Any] = {}
+    if summary is not None:
+        values["summary"] = summary
     if controller_state is not None:
         values["controller_state"] = controller_state
     if elapsed_seconds is not None:

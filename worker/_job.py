@@ -68,7 +68,8 @@ class JobRun:
                 summary = self.search()
                 if summary is None:
                     return None
-                self.save(phase="confirm")
+                # why the search ended stays on the job (GET /jobs/{id}'s stop_reason), not only in its events
+                self.save(phase="confirm", summary={"stop": summary.stop, "candidates": summary.candidates})
                 self.event("phase", {"phase": "confirm", "stop": summary.stop, "candidates": summary.candidates})
             if not self.confirm():
                 return None

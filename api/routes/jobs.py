@@ -17,6 +17,7 @@ from api._schemas import (
     JobPublic,
     JobsPublic,
     JobStatus,
+    JobSubmitted,
     LeaderboardPublic,
     Message,
     ValidationErrors,
@@ -77,12 +78,12 @@ def _path(field: str) -> list[str | int]:
     return parts
 
 
-@router.post("", status_code=202, operation_id="submit_job", response_model=JobPublic,
+@router.post("", status_code=202, operation_id="submit_job", response_model=JobSubmitted,
              responses={429: {"model": Message, "description": "too many queued or running jobs"}})
 def submit_job(
     spec: Annotated[dict[str, Any], JobSpecSchema(), Body(openapi_examples=SPEC_EXAMPLES)],
     principal: CurrentToken, writer: WriterDep, settings: SettingsDep, response: Response,
-) -> JobPublic:
+) -> JobSubmitted:
     """Queues a search. Everything in the spec is checked now; the job runs on a runner."""
     normalized = validate_spec(spec, principal, settings)
     limit = principal.max_concurrent_jobs or settings.default_max_concurrent_jobs
@@ -94,7 +95,19 @@ def submit_job(
                                          f"is {limit}: wait for one to finish or cancel one")
         job = store.create_job(session=session, name=normalized["name"], owner=principal.owner, spec=normalized)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
-    return job_public(job)
+    return JobSubmitted(**dict(job_public(job)), warnings=spec_warnings(normalized))
+
+
+def spec_warnings(spec: dict[str, Any]) -> list[str]:
+    """Valid but probably not meant: said in the 202 body, the job is queued all the same."""
+    from space import Space
+
+    warnings = []
+    size, budget = Space.from_json(spec["space"]).count(), spec["budget"]["candidates"]
+    if size < budget:
+        warnings.append(f"the space holds {size} candidates, fewer than budget.candidates ({budget}): the search "
+                        f"stops when it has tried them all (stop_reason 'exhausted')")
+    return warnings
 
 
 @router.get("", operation_id="list_jobs", response_model=JobsPublic)

@@ -180,3 +180,23 @@ def test_cancel_of_a_finished_job_says_nothing_was_cancelled(live_url: str, toke
     assert run_cli(capsys, "cancel", str(queued), *server)[:2] == (0, f"job {queued}: cancelled\n")
     code, _, err = run_cli(capsys, "cancel", str(queued), *server, "--json")  # again: nothing to do
     assert code == 1 and "is already cancelled" in err
+
+
+def test_the_cli_shows_why_a_job_stopped_and_warns_of_a_small_space(
+        live_url: str, tokens: Tokens, stored_job: StoredJob, database: store.Database, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    server = ("--server", live_url, "--token", tokens.secrets["alice"])
+    job_id, _ = stored_job("alice")
+    with database.session() as session:
+        store.save_progress(session=session, job_id=job_id, summary={"stop": "exhausted", "candidates": 5})
+    finish(database, job_id)
+    code, out, _ = run_cli(capsys, "jobs", *server)
+    assert code == 0 and "stopped by" in out.splitlines()[0]
+    assert "space exhausted" in next(line for line in out.splitlines() if line.split()[0] == str(job_id))
+    code, out, _ = run_cli(capsys, "watch", str(job_id), *server)
+    assert out.startswith(f"job {job_id} completed (space exhausted): 5/10 candidates")
+    spec = tmp_path / "small.json"
+    spec.write_text(json.dumps({**SPEC, "space": {"unary": ["x"], "binary": ["add"]}, "budget": {"candidates": 500}}))
+    code, out, err = run_cli(capsys, "submit", str(spec), *server, "--json")
+    assert code == 0 and "actsearch: warning: the space holds" in err
+    assert json.loads(out)["warnings"]  # and in the JSON

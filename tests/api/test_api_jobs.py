@@ -222,3 +222,36 @@ def test_a_data_path_outside_the_data_directories_is_422_alike_whether_it_exists
                            headers=tokens.alice)
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["spec"]["task"]["options"]["path"] == str(tmp_path / "data" / "ok.npz")
+
+
+def test_a_space_smaller_than_the_budget_is_accepted_with_a_warning(client: TestClient, tokens: Tokens) -> None:
+    small = {**SPEC, "space": {"unary": ["x", "sigmoid"], "binary": ["mul"], "units": 1},
+             "budget": {"candidates": 100_000}}
+    response = client.post(JOBS, json=small, headers=tokens.alice)
+    assert response.status_code == 202, response.text
+    (warning,) = response.json()["warnings"]
+    assert "fewer than budget.candidates (100000)" in warning and "exhausted" in warning
+    plain = client.post(JOBS, json=SPEC, headers=tokens.alice)
+    assert plain.status_code == 202 and plain.json()["warnings"] == []
+    assert "warnings" not in client.get(plain.headers["location"], headers=tokens.alice).json()
+
+
+def test_the_stop_reason_is_on_the_job_and_in_the_list(client: TestClient, tokens: Tokens, stored_job: StoredJob,
+                                                       database: store.Database) -> None:
+    from tests.api.conftest import finish
+
+    exhausted, _ = stored_job("alice", name="exhausted")
+    cancelled, _ = stored_job("alice", name="cancelled")
+    searching, _ = stored_job("alice", name="searching")
+    with database.session() as session:  # as the runner saves it when the search phase ends
+        store.save_progress(session=session, job_id=exhausted, phase="confirm",
+                            summary={"stop": "exhausted", "candidates": 5})
+    finish(database, exhausted)
+    finish(database, cancelled, status="cancelled")
+
+    def reason(job_id: int) -> Any:
+        return client.get(f"{JOBS}/{job_id}", headers=tokens.alice).json()["stop_reason"]
+
+    assert (reason(exhausted), reason(cancelled), reason(searching)) == ("exhausted", "cancelled", None)
+    listed = {job["id"]: job["stop_reason"] for job in client.get(JOBS, headers=tokens.alice).json()["data"]}
+    assert listed == {exhausted: "exhausted", cancelled: "cancelled", searching: None}

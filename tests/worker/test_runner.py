@@ -58,6 +58,17 @@ def test_a_job_runs_to_completion_with_every_result_stored_once(database):
     kinds = [e.kind for e in jobs.rows(database, store.Event, job_id)]
     assert kinds[0] == "status" and kinds[-1] == "status"
     assert {"proposed", "evaluation", "candidate", "phase", "confirm"} <= set(kinds)
+    assert job.summary == {"stop": "candidates", "candidates": 10}  # why the search ended, kept on the job
+
+
+def test_a_search_that_runs_out_of_space_keeps_that_reason_on_the_job(database):
+    data = jobs.spec(space={"unary": ["x", "sigmoid"], "binary": ["mul"]}, controller={"kind": "exhaustive"},
+                     budget={"candidates": 1000}, confirm={"top_k": 1, "seeds": 1})
+    job_id = jobs.submit(database, data)
+    runner(database).run_one()
+    job = jobs.job(database, job_id)
+    assert job.status == store.JOB_COMPLETED and job.summary["stop"] == "exhausted"
+    assert job.summary["candidates"] == job.candidates_done < 1000
 
 
 def test_candidates_carry_their_description(database):

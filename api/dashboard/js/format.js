@@ -34,6 +34,21 @@ export function statusBadge(status, extra) {
   return h("span", { class: ["badge", `status-${status}`] }, status, extra ? ` · ${extra}` : "");
 }
 
+// The API's stop_reason in words; cancelled and failed already say so as the status.
+const STOP_TEXT = { candidates: "candidate budget used", seconds: "time budget used", exhausted: "space exhausted" };
+
+/** Why a job's search stopped ("" while it searches, or when its status says it). */
+export function stopText(job) {
+  return STOP_TEXT[job.stop_reason] ?? "";
+}
+
+/** What a status badge adds: the phase while running, "cancelling", or why it stopped. */
+export function statusExtra(job) {
+  if (job.status === "running" && job.phase) return job.phase;
+  if (job.cancel_requested && ACTIVE.has(job.status)) return "cancelling";
+  return ACTIVE.has(job.status) ? "" : stopText(job);
+}
+
 /** Seconds of search still to go, from the rate so far (and the time budget, if any). */
 export function eta(job) {
   if (!ACTIVE.has(job.status)) return null;

@@ -5,7 +5,7 @@ import { aborted, api, curve, describeError } from "../api.js";
 import { h, panel, put, throttle, toast } from "../dom.js";
 import { functionPlots, referenceControls } from "../curves.js";
 import {
-  ACTIVE, duration, eta, fitnessText, knownBadge, math, num, propertyBadges, statusBadge, when,
+  ACTIVE, duration, eta, fitnessText, knownBadge, math, num, propertyBadges, statusBadge, statusExtra, stopText, when,
 } from "../format.js";
 import { barList, linePlot } from "../plot.js";
 import { compareButton } from "../selection.js";
@@ -108,13 +108,13 @@ export function render(main, { id, signal }) {
 
   function drawJob(job) {
     document.title = `${job.name} · actsearch`;
-    put(head, h("h1", {}, job.name, h("span", { class: "muted" }, ` #${job.id}`)), statusBadge(job.status,
-      job.status === "running" ? job.phase : job.cancel_requested && ACTIVE.has(job.status) ? "cancelling" : ""));
+    put(head, h("h1", {}, job.name, h("span", { class: "muted" }, ` #${job.id}`)), statusBadge(job.status, statusExtra(job)));
     const p = job.progress;
     const items = [
       ["Progress", [p.candidates_budget ? h("progress", { max: p.candidates_budget, value: p.candidates_done,
         "aria-label": "candidates evaluated" }) : null, ` ${num(p.candidates_done)}${p.candidates_budget ? ` / ${num(p.candidates_budget)}` : ""} candidates`]],
       ["Evaluations", `${num(p.evaluations_done)} (${num(p.rejected)} rejected, ${num(p.failed)} failed)`],
+      ["Stopped by", stopText(job) || (ACTIVE.has(job.status) ? "—" : job.status)],
       ["Best fitness", num(job.best_fitness)],
       ["Elapsed", duration(job.elapsed_seconds)],
       ["ETA", ACTIVE.has(job.status) ? duration(eta(job)) : "—"],

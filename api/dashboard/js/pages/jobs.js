@@ -2,7 +2,7 @@
 
 import { aborted, api, describeError } from "../api.js";
 import { debounce, h, put } from "../dom.js";
-import { ACTIVE, duration, eta, num, statusBadge, when } from "../format.js";
+import { ACTIVE, duration, eta, num, statusBadge, statusExtra, when } from "../format.js";
 
 const STATUSES = ["queued", "running", "completed", "failed", "cancelled"];
 const PAGE = 50;
@@ -18,12 +18,11 @@ function progressCell(job) {
 }
 
 function row(job) {
-  const phase = job.status === "running" && job.phase ? job.phase : job.cancel_requested && ACTIVE.has(job.status) ? "cancelling" : "";
   return h("tr", { "data-job": job.id },
     h("td", { class: "num" }, `#${job.id}`),
     h("th", { scope: "row" }, h("a", { href: `#/jobs/${job.id}` }, job.name),
       h("div", { class: "muted small" }, `${job.spec?.controller?.kind ?? "?"} · ${job.spec?.task?.name ?? "?"} · ${job.owner}`)),
-    h("td", {}, statusBadge(job.status, phase)),
+    h("td", {}, statusBadge(job.status, statusExtra(job))),
     progressCell(job),
     h("td", { class: "num" }, num(job.best_fitness)),
     h("td", { class: "num" }, duration(job.elapsed_seconds)),
