@@ -169,13 +169,16 @@ def signal_gains(expr: Expr) -> SignalGains:
         layers = [h]
         for w in weights:
             h = activation(h) @ w.T
-            h.retain_grad()
+            if h.requires_grad:  # a constant function cuts the graph: nothing flows back
+                h.retain_grad()
             layers.append(h)
         # float64 moments: a float32 sum of 16k squares would overflow before the values do
         moments = [float(t.detach().double().square().mean()) for t in layers]
         if not all(math.isfinite(m) for m in moments):
             return _overflowed(moments)
         signal = _gain(moments[-1], moments[0], DEPTH)
+        if not h.requires_grad:
+            return SignalGains(signal, 0.0)
         (h * cotangent).sum().backward()
     grads = [t.grad for t in layers]
     if grads[0] is None or grads[-1] is None:  # a constant function: nothing flows back

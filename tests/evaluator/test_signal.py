@@ -172,3 +172,9 @@ def test_the_bench_prints_the_calibration_table_and_a_json_last_line() -> None:
     assert set(report["known_rejected"]) == set(UNUSABLE_DEEP)
     assert report["bad_rejected"] == report["bad"] > 0
     assert report["depth"] == 32 and report["ms_per_candidate"]["median"] > 0 and report["cpu"]
+
+
+def test_a_constant_function_has_no_gradient_gain() -> None:
+    # `actsearch parse -1.5` crashed: a constant activation cuts the autograd graph
+    gains = signal_gains(parse("-1.5"))
+    assert gains.gradient_gain == 0.0
