@@ -121,27 +121,13 @@ class SignalBounds:
 
     def verdict(self, gains: SignalGains) -> tuple[str, str] | None:
         """``("signal_propagation", detail)`` when the signal or the gradient explodes or dies."""
-        problems = []
-        signal, relative = gains.signal_gain, gains.relative_gradient_gain
-        total = _compound(signal, gains.depth)
-        if math.isnan(signal):
-            problems.append("signal is not finite")
-        elif total > self.signal[1]:
-            problems.append("signal explodes")
-        elif total < self.signal[0]:
-            problems.append("signal dies")
-        if not problems:  # a failed signal says it all; its gradient is a consequence
-            total = _compound(relative, gains.depth)
-            if math.isnan(relative):
-                problems.append("gradient is not finite")
-            elif total > self.gradient[1]:
-                problems.append("gradient explodes")
-            elif total < self.gradient[0]:
-                problems.append("gradient vanishes")
-        if not problems:
+        # a failed signal says it all; its gradient is a consequence
+        problem = (_outside(gains.signal_gain, gains.depth, self.signal, "signal", "dies")
+                   or _outside(gains.relative_gradient_gain, gains.depth, self.gradient, "gradient", "vanishes"))
+        if problem is None:
             return None
         return "signal_propagation", (
-            f"{' and '.join(problems)}: {gains.text()}; limits on gain^{gains.depth}: signal "
+            f"{problem}: {gains.text()}; limits on gain^{gains.depth}: signal "
             f"{self.signal[0]:.0e}..{self.signal[1]:.0e}, gradient relative to signal "
             f"{self.gradient[0]:.0e}..{self.gradient[1]:.0e}")
 
@@ -185,6 +171,16 @@ def signal_gains(expr: Expr) -> SignalGains:
         return SignalGains(signal, 0.0)
     g_first, g_last = (float(g.double().square().mean()) for g in (grads[0], grads[-1]))
     return SignalGains(signal, _gain(g_first, g_last, DEPTH))
+
+
+def _outside(gain: float, depth: int, bounds: tuple[float, float], what: str, low: str) -> str | None:
+    """What is wrong with ``gain`` per layer compounded over ``depth`` layers, or None."""
+    total = _compound(gain, depth)
+    if math.isnan(gain):
+        return f"{what} is not finite"
+    if total > bounds[1]:
+        return f"{what} explodes"
+    return f"{what} {low}" if total < bounds[0] else None
 
 
 def _overflowed(moments: list[float]) -> SignalGains:
