@@ -12,7 +12,15 @@ Example:
     ...     claimed = store.claim_job(session=session, runner="runner-1", lease_seconds=60)
 """
 
-from store._candidates import add_candidate, count_candidates, find_candidate, get_candidate, leaderboard
+from store._candidates import (
+    RANK_ORDER,
+    RankKey,
+    add_candidate,
+    count_candidates,
+    find_candidate,
+    get_candidate,
+    leaderboard,
+)
 from store._db import Database, StoreError, connect, normalize_url
 from store._encode import LosslessJSON
 from store._evaluations import (
@@ -64,6 +72,7 @@ __all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEA
 __all__ += ["FAILED", "FINISHED_RESULTS", "OK", "PENDING", "REJECTED", "RESULT_STATUSES"]
 __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_cancel"]
 __all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
+__all__ += ["RANK_ORDER", "RankKey"]
 __all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard"]
 __all__ += [
     "add_evaluation",

@@ -29,7 +29,7 @@ def test_migrates_an_empty_database_to_head(database_url: str) -> None:
         store.migrate(db)
         assert set(inspect(db.engine).get_table_names()) == TABLES | {"alembic_version"}
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-        assert head == "0002" and _revision(db) == head
+        assert head == "0003" and _revision(db) == head
     finally:
         db.dispose()
 
@@ -43,7 +43,7 @@ def test_migrating_again_is_a_no_op(database: Database, database_url: str) -> No
     try:
         with again.session() as session:
             assert store.list_jobs(session=session)[1] == 1
-        assert _revision(again) == "0002"
+        assert _revision(again) == "0003"
     finally:
         again.dispose()
 
