@@ -17,11 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Invalid(Exception):
-    """A 422 for one input value: ``loc`` is its path, e.g. ``("body", "budget", "candidates")``."""
+    """A 422 for one input value: ``loc`` is its path, e.g. ``("body", "budget", "candidates")``;
+    ``more`` are further errors of the same request, (loc, msg) each, reported together."""
 
-    def __init__(self, loc: Sequence[str | int], msg: str, type: str = "value_error") -> None:
+    def __init__(self, loc: Sequence[str | int], msg: str, type: str = "value_error",
+                 more: Sequence[tuple[Sequence[str | int], str]] = ()) -> None:
         super().__init__(msg)
         self.loc, self.msg, self.type = list(loc), msg, type
+        self.errors = [{"loc": self.loc, "msg": msg, "type": type},
+                       *({"loc": list(where), "msg": text, "type": type} for where, text in more)]
 
 
 def error_body(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -30,7 +34,7 @@ def error_body(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Invalid)
-    return JSONResponse(error_body([{"loc": exc.loc, "msg": exc.msg, "type": exc.type}]), status_code=422)
+    return JSONResponse(error_body(exc.errors), status_code=422)
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:

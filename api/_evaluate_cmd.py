@@ -14,8 +14,7 @@ import time
 from typing import IO, Any
 
 from api.cli import CliError
-from worker._executor import PRECISIONS
-from worker._spec import MAX_SEEDS, MAX_STEPS
+from worker.spec import MAX_SEEDS, MAX_STEPS, PRECISIONS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

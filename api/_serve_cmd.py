@@ -78,7 +78,7 @@ def submit_demo(database: Any, path: str) -> Demo:
     that already exists is reused, so restarting the demo does not pile up jobs."""
     import store
     from api._client_cmd import read_spec
-    from worker._spec import JobSpec, SpecError
+    from worker.spec import JobSpec, SpecError
 
     try:
         spec = JobSpec.from_json(read_spec(path)).to_json()

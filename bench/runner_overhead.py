@@ -31,7 +31,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 import store  # noqa: E402
 from worker import EvalOutcome, EvalRequest, InProcessExecutor, RayExecutor, Runner  # noqa: E402
-from worker._spec import JobSpec  # noqa: E402
+from worker.spec import JobSpec  # noqa: E402
 
 
 def trivial(requests: Sequence[EvalRequest]) -> list[EvalOutcome]:

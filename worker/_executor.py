@@ -30,11 +30,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
+from worker.spec import PRECISIONS
+
 log = logging.getLogger(__name__)
 
 # the evaluator's status names, repeated so that this module never imports torch
 OK, REJECTED, FAILED = "ok", "rejected", "failed"
-PRECISIONS = ("fp32", "bf16")  # bf16: bfloat16 autocast (a job's task.precision)
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 

@@ -26,7 +26,7 @@ from space import Expr, fingerprint
 from worker._describe import Describer, describe, known_match
 from worker._dispatch import CandidateResult, Dispatcher, Work
 from worker._executor import Executor
-from worker._spec import JobSpec
+from worker.spec import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class JobRun:
     # -- search phase
     def search(self) -> SearchSummary | None:
         spec = self.spec
-        controller = make_controller(spec.controller.kind, spec.space, seed=spec.seed,
+        controller = make_controller(spec.controller.kind, spec.space.to_space(), seed=spec.seed,
                                      params=spec.controller.params)
         if self.state is not None:
             controller.load_state_dict(self.state)
@@ -124,7 +124,7 @@ class JobRun:
                     "candidate_id": self.candidate_ids.get(fingerprint(expr)), "expression": str(expr),
                     "fitness": result.fitness, "status": result.status, "reason": result.reason})
 
-        summary = run_search(spec.space, controller, self.evaluate, budget, on_result,
+        summary = run_search(spec.space.to_space(), controller, self.evaluate, budget, on_result,
                              scheduler=scheduler, pending=pending, on_propose=on_propose,
                              stop=self.should_stop)
         if summary.stop == STOPPED:

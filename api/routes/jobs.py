@@ -6,6 +6,8 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema
 
 import store
 from api._auth import CurrentToken, Principal, owned_job
@@ -23,10 +25,18 @@ from api._schemas import (
     ValidationErrors,
 )
 from api._settings import Settings
-from api._spec_doc import EXAMPLE_SPEC, JobSpecSchema
 from api._views import job_public, leaderboard_row
+from worker.spec import EXAMPLE_SPEC, MULTI_TASK_EXAMPLE, JobSpec, SpecError
 
 log = logging.getLogger(__name__)
+
+class JobSpecSchema:
+    """``Annotated[dict[str, Any], JobSpecSchema()]``: a JSON object documented as a JobSpec
+    (validated by :meth:`JobSpec.from_json`, which reports every problem, not FastAPI's first)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(JobSpec.__pydantic_core_schema__)
+
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], responses={
     401: {"model": Message, "description": "missing, invalid or revoked token"},
@@ -41,6 +51,7 @@ SPEC_EXAMPLES = {
     "swish": {"summary": "Rediscover Swish (DESIGN.md)", "value": EXAMPLE_SPEC},
     "small": {"summary": "A quick random search", "value": {
         "name": "quick", "controller": {"kind": "random"}, "budget": {"candidates": 10}}},
+    "multi": {"summary": "Scored on two tasks, the expensive one behind a hurdle", "value": MULTI_TASK_EXAMPLE},
 }
 
 
@@ -49,12 +60,11 @@ def validate_spec(data: dict[str, Any], principal: Principal, settings: Settings
     found = bad_text(data)
     if found is not None:
         raise Invalid(["body", *found[0]], found[1])
-    from worker._spec import JobSpec, SpecError
-
     try:
         spec = JobSpec.from_json(data)
-    except SpecError as exc:
-        raise Invalid(["body", *_path(exc.field)], exc.reason) from None
+    except SpecError as exc:  # every problem at once, each with its field
+        (first, reason), *more = exc.problems
+        raise Invalid(["body", *_path(first)], reason, more=[(["body", *_path(f)], m) for f, m in more]) from None
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         log.warning("JobSpec validation raised %s", type(exc).__name__, exc_info=True)
         raise Invalid(["body"], f"invalid JobSpec: {exc}") from None

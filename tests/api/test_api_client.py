@@ -200,3 +200,12 @@ def test_the_cli_shows_why_a_job_stopped_and_warns_of_a_small_space(
     code, out, err = run_cli(capsys, "submit", str(spec), *server, "--json")
     assert code == 0 and "actsearch: warning: the space holds" in err
     assert json.loads(out)["warnings"]  # and in the JSON
+
+
+def test_the_client_says_every_problem_of_a_spec(alice: Client) -> None:
+    with pytest.raises(ApiError) as error:
+        alice.submit({**SPEC, "budget": {"candidates": 0}, "seed": -1, "colour": "blue"})
+    assert error.value.status == 422
+    for field in ("colour: unknown field", "budget.candidates: must be an integer in [1, 100000], got 0",
+                  "seed: must be an integer in [0, 2147483647], got -1"):
+        assert field in error.value.message, error.value.message

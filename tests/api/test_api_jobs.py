@@ -255,3 +255,13 @@ def test_the_stop_reason_is_on_the_job_and_in_the_list(client: TestClient, token
     assert (reason(exhausted), reason(cancelled), reason(searching)) == ("exhausted", "cancelled", None)
     listed = {job["id"]: job["stop_reason"] for job in client.get(JOBS, headers=tokens.alice).json()["data"]}
     assert listed == {exhausted: "exhausted", cancelled: "cancelled", searching: None}
+
+
+def test_every_problem_of_a_spec_is_in_one_422(client: TestClient, tokens: Tokens) -> None:
+    body = {**SPEC, "budget": {"candidates": 0}, "task": {"name": "mnist1d-mlp", "seeds": 0},
+            "controller": {"kind": "evolution", "params": {"population": 10**9}}, "colour": "blue"}
+    response = client.post(JOBS, json=body, headers=tokens.alice)
+    assert response.status_code == 422, response.text
+    locs = [tuple(error["loc"]) for error in response.json()["detail"]]
+    assert sorted(locs) == sorted([("body", "colour"), ("body", "budget", "candidates"), ("body", "task", "seeds"),
+                                   ("body", "controller", "params", "population")]), locs

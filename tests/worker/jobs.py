@@ -11,7 +11,7 @@ from typing import Any
 
 import store
 from worker import EvalOutcome, EvalRequest
-from worker._spec import JobSpec
+from worker.spec import JobSpec
 
 SMALL_SPACE = {"unary": ["x", "neg", "sigmoid", "tanh", "sin", "relu"], "binary": ["add", "mul", "max"]}
 

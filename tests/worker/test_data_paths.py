@@ -11,7 +11,7 @@ import pytest
 
 from tests.evaluator.test_tasks_vision import write_cifar, write_npz
 from worker._data_paths import DATA_DIRS_ENV, REFUSED, allowed_path, data_dirs, is_path_option
-from worker._spec import JobSpec, SpecError
+from worker.spec import JobSpec, SpecError
 
 SMALL = {"space": {"unary": ["x", "sigmoid"], "binary": ["mul"]}, "budget": {"candidates": 5}}
 
