@@ -1,5 +1,6 @@
 """The language of candidates: operators, expressions, parser, identity, compiler, export."""
 
+from space._c_form import CHelper, COp, c_unary
 from space._c_source import C_MAX_PARAMS, C_OPERATORS, c_supported, population_source
 from space._core import Unit
 from space._cuda_source import CUDA_MAX_SLOTS, cuda_supported, population_cuda_source
@@ -46,6 +47,9 @@ from space._torch import compile_function, compile_module, function_source, torc
 __all__ = [
     "C_MAX_PARAMS",
     "C_OPERATORS",
+    "CHelper",
+    "COp",
+    "c_unary",
     "c_supported",
     "population_source",
     "population_cuda_source",

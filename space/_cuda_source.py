@@ -6,9 +6,11 @@ member, per activation site, forward and backward; a population step of 32 small
 arithmetic, bound it. Here one kernel evaluates every element with its member's expression
 (a ``switch`` on the member index; members are contiguous blocks, so a warp rarely diverges)
 and, in the same pass, its local derivatives ``d = dy/dx`` and ``dp[k] = dy/dβ_k`` — the same
-expression tape and operator templates as the CPU kernels (``space._c_source``), so the same
-guarded functions and derivative conventions. The backward pass is then the chain rule in a
-few PyTorch ops, whatever K is.
+expression tape (``space._tape``) and operator C forms (``Operator.c``) as the CPU kernels
+(``space._c_source``), so the same guarded functions and derivative conventions; only the
+runtime differs (``space/c/actsearch_runtime_cuda.inc``, and an operator helper's
+``cuda_body`` where it has one). The backward pass is then the chain rule in a few PyTorch
+ops, whatever K is.
 
 The source is written for PyTorch's jiterator (``torch.cuda.jiterator``, compiled at run time
 by NVRTC and cached by PyTorch): a template function with the inputs ``x``, the member index
@@ -22,65 +24,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from space._c_source import _f, _Tape, c_supported
+from space._c_source import c_supported, runtime_text
 from space._expr import Expr
-from space._operators import DIV_EPS, EXP_BETA_MAX, GAUSS_MAX
+from space._tape import Tape, helpers
 
 CUDA_MAX_SLOTS = 6  # 2 + slots inputs (x, member, β…) and outputs (y, d, dβ…) within the jiterator's 8
-
-
-# The helpers the C operator templates call, as lambdas: jiterator code must be one template
-# function (it parses the name from the text), and the selects need no bit blends on a GPU.
-_HELPERS = f"""
-    auto as_select = [](bool c, float a, float b) -> float {{ return c ? a : b; }};
-    auto as_min = [](float a, float b) -> float {{ return a < b ? a : b; }};
-    auto as_max = [](float a, float b) -> float {{ return a > b ? a : b; }};
-    auto as_clamp = [](float v, float lo, float hi) -> float {{ return v < lo ? lo : (v > hi ? hi : v); }};
-    auto as_in = [](float v, float lo, float hi, float grad) -> float {{ return (v >= lo && v <= hi) ? grad : 0.0f; }};
-    auto as_exp = [](float v) -> float {{ return expf(v); }};
-    auto as_expm1 = [](float v) -> float {{ return expm1f(v < 80.0f ? v : 80.0f); }};
-    auto as_sign = [](float v) -> float {{ return (v > 0.0f ? 1.0f : 0.0f) - (v < 0.0f ? 1.0f : 0.0f); }};
-    auto as_sigmoid = [](float v) -> float {{ return 1.0f / (1.0f + expf(-v)); }};
-    auto as_tie = [](float a, float b) -> float {{ return 0.5f * ((float)(a > b) + (float)(a >= b)); }};
-    auto as_den = [](float b) -> float {{
-        return fabsf(b) < {_f(DIV_EPS)} ? (b < 0.0f ? {_f(-DIV_EPS)} : {_f(DIV_EPS)}) : b;
-    }};
-    auto as_sinc = [](float u) -> float {{
-        float u2 = u * u;
-        return fabsf(u) < 0.5f ? 1.0f - u2 / 6.0f * (1.0f - u2 / 20.0f * (1.0f - u2 / 42.0f * (1.0f - u2 / 72.0f)))
-                               : sinf(u) / u;
-    }};
-    auto as_dsinc = [](float u) -> float {{
-        float u2 = u * u;
-        return fabsf(u) < 0.5f
-            ? 2.0f * u * (-1.0f / 6.0f + u2 * (2.0f / 120.0f + u2 * (-3.0f / 5040.0f + u2 * (4.0f / 362880.0f))))
-            : cosf(u) / u - sinf(u) / (u * u);
-    }};
-    auto as_gauss_diff = [&](float a, float b, float beta) -> float {{
-        float t = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
-        return expf(as_min(-beta * (t * t), {_f(EXP_BETA_MAX)}));
-    }};
-    auto as_gauss_diff_da = [&](float a, float b, float beta, float y) -> float {{
-        float t = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
-        float g = (-beta * (t * t) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
-        return as_in(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)}, g * -beta * 2.0f * t);
-    }};
-    auto as_gauss_diff_dbeta = [&](float a, float b, float beta, float y) -> float {{
-        float t = as_clamp(a - b, {_f(-GAUSS_MAX)}, {_f(GAUSS_MAX)});
-        float g = (-beta * (t * t) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
-        return -g * (t * t);
-    }};
-    auto as_abs_exp_diff = [&](float a, float b, float beta) -> float {{
-        return expf(as_min(-beta * fabsf(a - b), {_f(EXP_BETA_MAX)}));
-    }};
-    auto as_abs_exp_diff_da = [&](float a, float b, float beta, float y) -> float {{
-        float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
-        return g * -beta * as_sign(a - b);
-    }};
-    auto as_abs_exp_diff_dbeta = [&](float a, float b, float beta, float y) -> float {{
-        float g = (-beta * fabsf(a - b) <= {_f(EXP_BETA_MAX)}) ? y : 0.0f;
-        return -g * fabsf(a - b);
-    }};"""
+RUNTIME = "c/actsearch_runtime_cuda.inc"  # the helpers of the C runtime as lambdas, for the function body
 
 
 def cuda_supported(exprs: Sequence[Expr]) -> bool:
@@ -99,7 +48,7 @@ def population_cuda_source(exprs: Sequence[Expr], slots: int) -> str:
     outs = ", ".join(["T& y", "T& d", *(f"T& dp{k}" for k in range(slots))])
     cases = []
     for index, expr in enumerate(exprs):
-        tape = _Tape(expr)
+        tape = Tape(expr)
         stores = "".join(f" out_dp[{k}] = g_p{k};" for k in range(len(tape.params)))
         body = "\n            ".join([*tape.forward_lines(), "const float gy = 1.0f;", *tape.backward_lines()])
         cases.append(f"""        case {index}: {{  /* {expr} */
@@ -111,13 +60,16 @@ def population_cuda_source(exprs: Sequence[Expr], slots: int) -> str:
     # a name of its own per population: the jiterator caches compiled kernels by name and code
     name = "actsearch_" + hashlib.sha256("\n".join(cases).encode()).hexdigest()[:16]
     writes = "".join(f"\n    dp{k} = T(out_dp[{k}]);" for k in range(slots))
+    # the runtime's lambdas, then those of the operators' own helpers (space._c_form)
+    lambdas = "".join(f"\n{helper.cuda_source()}" for helper in helpers(exprs))
+    runtime = f"\n{runtime_text(RUNTIME).rstrip()}{lambdas}"
     return f"""template <typename T> void {name}({ins}, {outs}) {{
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
 #endif
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
-#endif{_HELPERS}
+#endif{runtime}
     const float x = (float)x_in;
     const int member = (int)(float)member_in;{params}
     float out_y = 0.0f, out_d = 0.0f, out_dp[{max(slots, 1)}] = {{0.0f}};

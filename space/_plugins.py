@@ -9,6 +9,15 @@ Ray). The modules must be importable there: installed, or on ``PYTHONPATH``.
 
 Example:
     $ PYTHONPATH=plugins ACTSEARCH_PLUGINS=myplugin actsearch parse "x*softsign2(x)"
+
+An operator's C form is optional. Without one (``Operator(..., c=None)``, the default) a
+population holding the operator trains with its torch code; with one, the fused CPU and CUDA
+kernels run it like a built-in operator: pass ``c=`` a :class:`space.COp`, for a unary operator
+most simply ``space.c_unary(value, derivative)`` (C ``str.format`` templates of the operand
+``{a}`` and, in the derivative, the value ``{y}``), e.g.
+``c=c_unary("{a} / (1.0f + {a} * {a})", "(1.0f - {a} * {a}) / ((1.0f + {a} * {a}) * (1.0f + {a} * {a}))")``.
+See ``space._c_form`` for the helpers a template may call and how to add its own
+(:class:`space.CHelper`); ``tests/evaluator/test_fused.py`` checks such a form against the torch code.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,9 +27,11 @@ from space import (
     C_OPERATORS,
     OPERATORS,
     Expr,
+    Operator,
     Space,
     X,
     c_supported,
+    c_unary,
     call,
     compile_module,
     parse,
@@ -111,6 +114,23 @@ def test_every_operator_has_a_c_form() -> None:
     # an operator without one still trains (its PyTorch code runs), but a population holding it
     # loses the fused speed: adding an operator means adding its C form
     assert {n for n, op in OPERATORS.items() if op.in_tree} <= set(C_OPERATORS)
+
+
+def test_a_plugin_operator_is_fused_with_a_c_form_and_runs_its_torch_code_without(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/deploy.md's plug-in operator, which declares no C form, then the same with one
+    plain = Operator(name="softsign2", arity=1, sympy=lambda u: u / (1 + u**2),
+                     reference=lambda u: u / (1 + np.square(u)), torch="{0} / (1 + torch.square({0}))",
+                     numpy="{0} / (1 + {xp}.square({0}))", latex="\\frac{{{0}}}{{1 + \\left({0}\\right)^{{2}}}}",
+                     cost=2)
+    monkeypatch.setitem(OPERATORS, "softsign2", plain)
+    expr = call("softsign2", call("sin", X))
+    assert not c_supported(expr) and "softsign2" not in C_OPERATORS
+    assert _fused.population_kernel([expr]) is None  # the members run their torch code
+    c = c_unary("{a} / (1.0f + {a} * {a})", "(1.0f - {a} * {a}) / ((1.0f + {a} * {a}) * (1.0f + {a} * {a}))")
+    monkeypatch.setitem(OPERATORS, "softsign2", replace(plain, c=c))
+    assert c_supported(expr) and C_OPERATORS["softsign2"] is c
+    check_operator(expr)
 
 
 def check_operator(expr: Expr, device: str = "cpu") -> None:

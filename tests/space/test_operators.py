@@ -19,9 +19,14 @@ shaped like the input, so its gradient is elementwise too.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import math
+import re
+import tomllib
 from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import mpmath
@@ -29,7 +34,8 @@ import numpy as np
 import pytest
 import torch
 
-from space import OPERATORS, X, call, compile_function
+from space import OPERATORS, X, call, compile_function, parse, population_cuda_source, population_source
+from space._c_source import runtime_text
 from space._codegen import helpers_used
 from space._operators import (
     DIV_EPS,
@@ -41,6 +47,7 @@ from space._operators import (
     SQRT_EPS,
     TORCH_HELPERS,
 )
+from space._tape import Tape
 
 Array = np.ndarray
 
@@ -373,3 +380,38 @@ def test_kink_gradient_convention() -> None:
         a, b = (torch.full((1,), 2.0, requires_grad=True) for _ in range(2))
         ga, gb = torch.autograd.grad(_binary_fn(op)(a, b).sum(), (a, b))
         assert ga.item() == gb.item() == 0.5, op
+
+
+def test_every_tree_operator_has_c_and_cuda_forms() -> None:
+    # ``x`` and ``beta`` have none, and need none: expression trees fold them into leaves. Each
+    # helper a C form calls is defined by the runtime of both targets or by the operator itself.
+    runtime_c = runtime_text("c/actsearch_runtime.h")
+    runtime_cuda = runtime_text("c/actsearch_runtime_cuda.inc")
+    for name, op in OPERATORS.items():
+        if not op.in_tree:
+            assert name in ("x", "beta"), f"{name} is kept out of trees: say why here"
+            continue
+        assert op.c is not None, f"{name} has no C form: its populations would lose the fused kernels"
+        case = call(name, X, exponent=5) if name == "powi" else call(
+            name, *([X] if op.arity == 1 else [X, call("tanh", X)]), param="beta" if op.has_beta else None)
+        tape = Tape(case)
+        code = "\n".join([*tape.forward_lines(), *tape.backward_lines()])
+        own = {h.name for h in op.c.helpers}
+        for called in set(re.findall(r"\b(as_\w+)\(", code + "".join(h.body for h in op.c.helpers))):
+            assert called in own or f"float {called}(" in runtime_c, f"{name}: {called} missing in C"
+            assert called in own or f"auto {called} = " in runtime_cuda, f"{name}: {called} missing in CUDA"
+
+
+def test_the_c_runtime_ships_with_the_package() -> None:
+    # read through importlib.resources, as an installed package (a wheel) is; package data in
+    # pyproject.toml must name every file of space/c/ or a wheel would lack it
+    folder = resources.files("space").joinpath("c")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
+    assert {"actsearch_runtime.h", "actsearch_dispatch.h", "actsearch_runtime_cuda.inc"} <= set(names)
+    source = population_source([parse("x * sigmoid(beta * x)")], channels_last=True)
+    assert runtime_text("c/actsearch_runtime.h") in source and runtime_text("c/actsearch_dispatch.h") in source
+    assert runtime_text("c/actsearch_runtime_cuda.inc").rstrip() in population_cuda_source([parse("sin(x)")], 0)
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["space"]
+    for name in names:
+        assert any(fnmatch.fnmatch(f"c/{name}", p) for p in patterns), f"space/c/{name} is not package data"
