@@ -2,13 +2,7 @@
 
 from evaluator._budget import Budget, RejectionPolicy, learning_rate
 from evaluator._data import cache_dir
-from evaluator._fidelity import (
-    AshaScheduler,
-    CandidateOutcome,
-    HalvingResult,
-    geometric_rungs,
-    successive_halving,
-)
+from evaluator._fidelity import AshaScheduler, geometric_rungs
 from evaluator._result import FAILED, OK, REJECTED, Fitness, RunResult
 from evaluator._signal import SIGNAL_BOUNDS, SignalBounds, SignalGains, signal_gains
 from evaluator._task import Task, TaskData, TaskError, get_task, register, task_names
@@ -21,10 +15,8 @@ __all__ = [
     "SIGNAL_BOUNDS",
     "AshaScheduler",
     "Budget",
-    "CandidateOutcome",
     "Checkpoint",
     "Fitness",
-    "HalvingResult",
     "Member",
     "PopulationRun",
     "RejectionPolicy",
@@ -40,7 +32,6 @@ __all__ = [
     "learning_rate",
     "register",
     "signal_gains",
-    "successive_halving",
     "task_names",
     "train_population",
 ]

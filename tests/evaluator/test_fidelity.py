@@ -1,9 +1,8 @@
-"""Multi-fidelity: resuming equals training straight through; successive halving; ASHA's rule."""
+"""Multi-fidelity: resuming equals training straight through; ASHA's rule."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 
 import pytest
@@ -11,13 +10,11 @@ import torch
 
 from evaluator import (
     OK,
-    REJECTED,
     AshaScheduler,
     Member,
     RejectionPolicy,
     geometric_rungs,
     get_task,
-    successive_halving,
     train_population,
 )
 from evaluator._task import Task
@@ -65,51 +62,10 @@ def test_resuming_from_checkpoints_equals_training_straight_through(task: Task) 
         assert got_cp.losses == pytest.approx(ref_cp.losses, rel=1e-4)
 
 
-def test_successive_halving_keeps_the_top_third_and_saves_steps(task: Task) -> None:
-    members = [Member(parse(t), 0) for t in NINE]
-    out = successive_halving(task, members, rungs=(10, 30, 90), eta=3, policy=OFF)
-    assert out.rung_sizes == [9, 3, 1]
-    assert [o.expression for o in out.outcomes] == [str(m.expr) for m in members]
-    assert sorted(o.rung for o in out.outcomes) == [0] * 6 + [1] * 2 + [2]
-    for o in out.outcomes:
-        assert o.steps == (10, 30, 90)[o.rung] and o.fitness.status == OK and o.fitness.mean is not None
-
-    # the three promoted from rung 0 are the three best after 10 steps of the 90-step schedule
-    rung0 = train_population(task, members, steps=10, horizon=90, policy=OFF).results
-    top3 = sorted(range(9), key=lambda i: -(rung0[i].fitness or -math.inf))[:3]
-    assert {i for i, o in enumerate(out.outcomes) if o.rung >= 1} == set(top3)
-    for i, o in enumerate(out.outcomes):
-        if o.rung == 0:
-            assert o.fitness.mean == pytest.approx(rung0[i].fitness)
-
-    assert out.steps_spent == 9 * 10 + 3 * 20 + 1 * 60 < out.full_steps == 9 * 90
-    assert out.saving == pytest.approx(1 - 210 / 810)
-    best = out.best()
-    assert best is not None and best.rung == 2
-    json.dumps(out.to_json())
-
-    again = successive_halving(task, members, rungs=(10, 30, 90), eta=3, policy=OFF)
-    assert [(o.rung, o.fitness) for o in again.outcomes] == [(o.rung, o.fitness) for o in out.outcomes]
-
-
-def test_seeds_of_a_candidate_move_together_and_rejected_ones_stop_at_once(task: Task) -> None:
-    texts = ("x*sigmoid(x)", "tanh(x)", "x")  # the identity is affine: rejected by the probe
-    members = [Member(parse(t), seed) for t in texts for seed in (0, 1)]
-    policy = RejectionPolicy(loss_window=None, quality_fraction=None)
-    out = successive_halving(task, members, rungs=(10, 30), eta=3, policy=policy)
-    assert out.rung_sizes == [3, 1]
-    rejected = out.outcomes[2]
-    assert rejected.fitness.status == REJECTED and rejected.rung == 0 and rejected.steps == 0
-    promoted = [o for o in out.outcomes if o.rung == 1]
-    assert len(promoted) == 1 and len(promoted[0].members) == 2 and promoted[0].steps == 30
-    assert len(promoted[0].fitness.per_seed) == 2
-    assert out.steps_spent == 2 * 10 + 2 * 10 + 2 * 20 and out.full_steps == 6 * 30
-
-
-def test_bad_rungs_are_refused(task: Task) -> None:
+def test_bad_rungs_are_refused() -> None:
     for rungs in [(), (30, 10), (0, 10), (10, 10)]:
         with pytest.raises(ValueError, match="rungs"):
-            successive_halving(task, [], rungs=rungs)
+            AshaScheduler(rungs=rungs)
     assert geometric_rungs(3000, 3) == (333, 1000, 3000)
     assert geometric_rungs(90, 3, count=3) == (10, 30, 90)
 
