@@ -7,6 +7,7 @@ tasks use, and fall back to that code wherever they cannot run. Differential tes
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import platform
@@ -15,11 +16,13 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 
+import space._torch
 from evaluator import Member, RejectionPolicy, _c_target, _fused, get_task, train_population
 from evaluator._stacked import StackedActivation
 from evaluator._vectoriser import kernel_loops
@@ -51,12 +54,21 @@ def _kernel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setattr(_fused, "cache_dir", lambda: folder)
 
 
+def _compile_members(exprs: Sequence[Expr], channels: int, channel_dim: int) -> list[torch.nn.Module]:
+    """``compile_module`` of each expression, without the canonical form: it writes that only
+    into the generated module's docstring, and simplifying a random deep expression with sympy
+    took seconds each, two thirds of this module's time; the code the members run is the same."""
+    source = functools.partial(space._torch.torch_source, canonical="(not computed by the tests)")
+    with mock.patch.object(space._torch, "torch_source", source):
+        return [compile_module(e, num_channels=channels, channel_dim=channel_dim) for e in exprs]
+
+
 def _site(exprs: Sequence[Expr], shape: tuple[int, ...], split_dim: int, channel_dim: int,
           seed: int = 0) -> StackedActivation:
     k = len(exprs)
     channels = shape[channel_dim] // k if channel_dim % len(shape) == split_dim % len(shape) else shape[channel_dim]
     gen = torch.Generator().manual_seed(seed)
-    acts = [compile_module(e, num_channels=channels, channel_dim=channel_dim) for e in exprs]
+    acts = _compile_members(exprs, channels, channel_dim)
     with torch.no_grad():
         for act in acts:
             for p in act.parameters():  # away from the inits, so every β matters
