@@ -21,6 +21,7 @@ from store._candidates import (
     get_candidate,
     leaderboard,
 )
+from store._confirm import best_candidates, evaluation_results, settle_candidate
 from store._db import Database, StoreError, connect, normalize_url
 from store._encode import LosslessJSON
 from store._evaluations import (
@@ -36,6 +37,8 @@ from store._jobs import count_active_jobs, create_job, get_job, list_jobs, reque
 from store._leases import LeaseLost, claim_job, finish_job, release_job, renew_lease, save_progress
 from store._migrate import migrate
 from store._models import (
+    COMBINED,
+    EVALUATION_PHASES,
     FAILED,
     FINISHED_RESULTS,
     JOB_ACTIVE,
@@ -49,6 +52,7 @@ from store._models import (
     OK,
     PENDING,
     PHASE_CONFIRM,
+    PHASE_PART,
     PHASE_SEARCH,
     PHASES,
     REJECTED,
@@ -68,7 +72,8 @@ __all__ = ["Database", "LosslessJSON", "StoreError", "connect", "migrate", "norm
 __all__ += ["HOME_ENV", "data_dir", "default_url", "home"]
 __all__ += ["Base", "Candidate", "Evaluation", "Event", "Job", "Token", "utcnow"]
 __all__ += ["JOB_ACTIVE", "JOB_CANCELLED", "JOB_COMPLETED", "JOB_FAILED", "JOB_FINISHED", "JOB_QUEUED"]
-__all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEARCH"]
+__all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEARCH", "PHASE_PART", "COMBINED",
+            "EVALUATION_PHASES"]
 __all__ += ["FAILED", "FINISHED_RESULTS", "OK", "PENDING", "REJECTED", "RESULT_STATUSES"]
 __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_cancel"]
 __all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
@@ -83,3 +88,4 @@ __all__ += [
 ]
 __all__ += ["append_event", "events_after", "service_stats"]
 __all__ += ["authenticate", "create_token", "get_token", "list_tokens", "revoke_token"]
+__all__ += ["best_candidates", "evaluation_results", "settle_candidate"]

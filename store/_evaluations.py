@@ -8,6 +8,11 @@ A candidate's numbers are derived from its evaluations every time one finishes:
   fitnesses over seeds (None if none is ok), ``status`` is ``ok`` if any of them is ok, else
   ``rejected``. With only failed evaluations the candidate is ``failed``; with none finished,
   ``pending``.
+* Several tasks (a multi-task job): the runner writes each candidate's score as ``COMBINED``
+  rows (one per rung in the search, one per seed in the confirm phase) from the tasks' own rows,
+  which have phase ``part`` and are not summarized here; the rules above then apply to the
+  combined rows (a search's combined row has seed -1: it is no seed, and never a confirm seed).
+  A combined row is not a training: the job's evaluation counters skip it.
 * Confirm: the candidate's confirm set is every evaluation — of either phase — with the
   ``(task, steps)`` of its first confirm-phase evaluation. A search result with the same task,
   seed and steps is the same row (the unique key) and counts as one of the seeds.
@@ -33,13 +38,14 @@ from store._encode import check_finite
 from store._jobs import execute_dml, lock_job
 from store._leases import hold_lease
 from store._models import (
+    COMBINED,
+    EVALUATION_PHASES,
     FAILED,
     FINISHED_RESULTS,
     OK,
     PENDING,
     PHASE_CONFIRM,
     PHASE_SEARCH,
-    PHASES,
     REJECTED,
     Candidate,
     Evaluation,
@@ -64,8 +70,8 @@ def add_evaluation(
     """The evaluation of ``candidate_id`` on ``task`` with ``seed`` for ``steps``, created
     pending if it does not exist yet; the bool says whether it was created. An existing row is
     returned as it is (whatever its phase or status): its result is reused, never run again."""
-    if phase not in PHASES:
-        raise ValueError(f"unknown phase {phase!r}; known: {', '.join(PHASES)}")
+    if phase not in EVALUATION_PHASES:
+        raise ValueError(f"unknown phase {phase!r}; known: {', '.join(EVALUATION_PHASES)}")
     existing = _find(session, candidate_id, task, seed, steps)
     if existing is not None:
         return existing, False
@@ -142,13 +148,14 @@ def finish_evaluation(
         _summarize(session, candidate)
         session.flush()
         best = select(func.max(Candidate.fitness)).where(Candidate.job_id == job_id).scalar_subquery()
+        trained = 0 if evaluation.task == COMBINED else 1
         counters = (
             update(Job)
             .where(Job.id == job_id)
             .values(
-                evaluations_done=Job.evaluations_done + 1,
-                rejected=Job.rejected + (1 if status == REJECTED else 0),
-                failed=Job.failed + (1 if status == FAILED else 0),
+                evaluations_done=Job.evaluations_done + trained,
+                rejected=Job.rejected + (trained if status == REJECTED else 0),
+                failed=Job.failed + (trained if status == FAILED else 0),
                 candidates_done=Job.candidates_done
                 + (1 if was_pending and candidate.status != PENDING else 0),
                 best_fitness=best,
@@ -190,6 +197,7 @@ def _summarize(session: Session, candidate: Candidate) -> None:
         e.fitness
         for e in evaluations
         if (e.task, e.steps) == key and e.status == OK and e.fitness is not None
+        and (e.phase == PHASE_CONFIRM or e.task != COMBINED)  # a search's combined row is no seed
     ]
     candidate.confirmed_seeds = len(seeds)
     candidate.confirmed_mean = statistics.fmean(seeds) if seeds else None

@@ -40,7 +40,12 @@ JOB_FINISHED = (JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED)
 JOB_ACTIVE = (JOB_QUEUED, JOB_RUNNING)
 
 PHASE_SEARCH, PHASE_CONFIRM = "search", "confirm"
-PHASES = (PHASE_SEARCH, PHASE_CONFIRM)
+PHASES = (PHASE_SEARCH, PHASE_CONFIRM)  # of jobs
+# Of evaluations too: in a job scored on several tasks, each task's training is a "part" and the
+# candidate's score is a COMBINED row (search or confirm) that the runner writes from the parts.
+PHASE_PART = "part"
+EVALUATION_PHASES = (*PHASES, PHASE_PART)
+COMBINED = "(combined)"  # the task name of a combined row; no task can register it
 
 PENDING, OK, REJECTED, FAILED = "pending", "ok", "rejected", "failed"
 RESULT_STATUSES = (PENDING, OK, REJECTED, FAILED)  # of candidates and evaluations

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from worker._evaluate import evaluate_batch
-    from worker._executor import EvalOutcome, EvalRequest, Executor, InProcessExecutor
+    from worker._executor import EvalOutcome, EvalRequest, Executor
+    from worker._in_process import InProcessExecutor
     from worker._job import JobRun
     from worker._ray import RayExecutor
     from worker._runner import Runner
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
 _EXPORTS = {
     "evaluate_batch": "worker._evaluate",
     "EvalOutcome": "worker._executor", "EvalRequest": "worker._executor", "Executor": "worker._executor",
-    "InProcessExecutor": "worker._executor",
+    "InProcessExecutor": "worker._in_process",
     "JobRun": "worker._job",
     "RayExecutor": "worker._ray",
     "Runner": "worker._runner",

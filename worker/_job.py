@@ -11,31 +11,57 @@ resumed job reuses every finished row and never trains one twice.
 from __future__ import annotations
 
 import logging
-import math
-import statistics
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 import store
 from search import Controller, Result, SearchBudget, SearchSummary, make_controller, run_search
-from space import Expr, fingerprint
+from space import Expr, fingerprint, parse
+from worker import _scoring
 from worker._describe import Describer, describe, known_match
 from worker._dispatch import CandidateResult, Dispatcher, Work
-from worker._executor import Executor
-from worker.spec import JobSpec
+from worker._executor import EvalOutcome, Executor
+from worker.spec import JobSpec, TaskSpec
 
 log = logging.getLogger(__name__)
 
 STOPPED = "stopped"
+SEARCH_SEED = -1  # of a search's combined row: a score over every task's seeds, not one seed's
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A function trained beside the candidates (``JobSpec.baselines``), stored as a candidate."""
+
+    name: str
+    expr: Expr
+    candidate_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmTask:
+    """One task of the confirm phase: ``scored`` tasks make the combined score."""
+
+    spec: TaskSpec
+    steps: int
+    scored: bool
 
 
 class JobRun:
     """One claimed job. ``should_stop()`` turns True on cancel, shutdown or a lost lease;
-    ``active()`` is False once the lease is lost (then nothing more is written)."""
+    ``active()`` is False once the lease is lost (then nothing more is written).
+
+    Baselines (``spec.baselines``) are candidates of the job that the controller never hears
+    of: trained on every task, seed and fidelity that candidates are, submitted together with the
+    first candidates that need them (so they share their populations), and re-evaluated in the
+    confirm phase beside the top-k. In a job scored on several tasks each task's fitness is
+    normalised against the baselines' mean there, then aggregated (:mod:`worker._scoring`)."""
 
     def __init__(self, *, database: store.Database, executor: Executor, job_id: int, device: str = "cpu",
                  should_stop: Callable[[], bool], active: Callable[[], bool], runner: str) -> None:
@@ -54,22 +80,28 @@ class JobRun:
             self.state = job.controller_state
             self.elapsed = job.elapsed_seconds or 0.0
             self.phase = job.phase or "search"
+            self.summary: dict[str, Any] = dict(job.summary or {})
         self.rungs = self.spec.rungs()
         self.candidate_ids: dict[str, int] = {}
         self.describer = Describer(database, active=active, log_extra=self.ids())
         self.started = time.monotonic()
+        self.baselines: list[Baseline] = []
+        self._baseline_runs: dict[tuple[str, int], list[Future[CandidateResult]]] = {}
+        self._lock = threading.Lock()
 
     # -- the whole job
     def run(self) -> str | None:
         """Runs the job to its end; returns the final status, or None when it stopped early
         (cancelled jobs return "cancelled")."""
         try:
+            self.baselines = self.add_baselines()
             if self.phase == "search":
                 summary = self.search()
                 if summary is None:
                     return None
                 # why the search ended stays on the job (GET /jobs/{id}'s stop_reason), not only in its events
-                self.save(phase="confirm", summary={"stop": summary.stop, "candidates": summary.candidates})
+                self.summary.update(stop=summary.stop, candidates=summary.candidates)
+                self.save(phase="confirm", summary=self.summary)
                 self.event("phase", {"phase": "confirm", "stop": summary.stop, "candidates": summary.candidates})
             if not self.confirm():
                 return None
@@ -84,19 +116,66 @@ class JobRun:
     def elapsed_now(self) -> float:
         return self.elapsed + (time.monotonic() - self.started)
 
+    # -- baselines
+    def add_baselines(self) -> list[Baseline]:
+        """Stores the baselines as candidates (again after a resume: the same rows) and names
+        them in the job's summary, where the API finds them."""
+        baselines = []
+        for text in self.spec.baselines:
+            expr = parse(text)
+            row = describe(expr)
+            with self.database.session() as session:
+                candidate = store.add_candidate(session=session, job_id=self.job_id, **row)
+                session.flush()
+                candidate_id = candidate.id
+                if not candidate.canonical:
+                    self.describer.submit(candidate_id, row["expr_json"])
+            self.candidate_ids[row["fingerprint"]] = candidate_id
+            baselines.append(Baseline(row["known_as"] or text, expr, candidate_id))
+        listed = [{"name": b.name, "expression": str(b.expr), "candidate_id": b.candidate_id} for b in baselines]
+        if listed and self.summary.get("baselines") != listed:
+            self.summary["baselines"] = listed
+            self.save(summary=self.summary)
+        return baselines
+
+    def baseline_ids(self) -> set[int]:
+        return {b.candidate_id for b in self.baselines}
+
+    def baseline_runs(self, task: TaskSpec, rung: int) -> list[Future[CandidateResult]]:
+        """The baselines' results on ``task`` at ``rung``, submitted the first time they are asked for."""
+        with self._lock:
+            key = (task.name, rung)
+            if key not in self._baseline_runs:
+                phase = store.PHASE_PART if self.spec.tasks else store.PHASE_SEARCH
+                self._baseline_runs[key] = [self.train_rung(b.expr, b.candidate_id, task, rung, phase)
+                                            for b in self.baselines]
+            return self._baseline_runs[key]
+
+    def part(self, expr: Expr, candidate_id: int, task: TaskSpec, rung: int, phase: str) -> Future[CandidateResult]:
+        """``candidate_id`` trained on ``task`` at ``rung`` — a baseline's own run when it is one
+        (the controller may propose a baseline: the same rows, trained once)."""
+        for index, baseline in enumerate(self.baselines):
+            if baseline.candidate_id == candidate_id:
+                return self.baseline_runs(task, rung)[index]
+        return self.train_rung(expr, candidate_id, task, rung, phase)
+
     # -- search phase
     def search(self) -> SearchSummary | None:
         spec = self.spec
-        controller = make_controller(spec.controller.kind, spec.space.to_space(), seed=spec.seed,
-                                     params=spec.controller.params)
+        space = spec.space.to_space()
+        controller = make_controller(spec.controller.kind, space, seed=spec.seed, params=spec.controller.params)
         if self.state is not None:
             controller.load_state_dict(self.state)
         pending, stored = self.restore(controller)
-        in_flight = spec.budget.in_flight or max(1, self.executor.capacity // spec.task.seeds)
+        seeds = sum(task.seeds for task in spec.scored_tasks)
+        in_flight = spec.budget.in_flight or max(1, self.executor.capacity // seeds)
         seconds = None if spec.budget.seconds is None else max(1e-3, spec.budget.seconds - self.elapsed)
         budget = SearchBudget(candidates=max(0, spec.budget.candidates - stored), seconds=seconds,
                               in_flight=in_flight)
         scheduler = self.scheduler()
+        top = len(self.rungs) - 1
+        for baseline in self.baselines:  # with the first candidates: the same populations
+            self.evaluate(baseline.expr, top)
 
         def on_propose(exprs: list[Expr]) -> None:
             rows = [describe(expr) for expr in exprs]
@@ -124,7 +203,7 @@ class JobRun:
                     "candidate_id": self.candidate_ids.get(fingerprint(expr)), "expression": str(expr),
                     "fitness": result.fitness, "status": result.status, "reason": result.reason})
 
-        summary = run_search(spec.space.to_space(), controller, self.evaluate, budget, on_result,
+        summary = run_search(space, controller, self.evaluate, budget, on_result,
                              scheduler=scheduler, pending=pending, on_propose=on_propose,
                              stop=self.should_stop)
         if summary.stop == STOPPED:
@@ -134,18 +213,20 @@ class JobRun:
 
     def restore(self, controller: Controller) -> tuple[list[tuple[Expr, int]], int]:
         """After a crash: tells the controller every stored final result it missed and lists
-        the candidates to evaluate again (with their rung). Returns (pending, stored count)."""
+        the candidates to evaluate again (with their rung). Returns (pending, stored count);
+        baselines are neither (the controller never proposed them)."""
         pending: list[tuple[Expr, int]] = []
-        candidates = self.stored_candidates()
+        candidates = [(c, e) for c, e in self.stored_candidates() if c.id not in self.baseline_ids()]
+        expected = 1 if self.spec.tasks else self.spec.task.seeds  # combined rows: one per rung
         for candidate, evaluations in candidates:
             expr = Expr.from_json(candidate.expr_json)
             self.candidate_ids[candidate.fingerprint] = candidate.id
             if not candidate.canonical:
                 self.describer.submit(candidate.id, candidate.expr_json)
-            search = [e for e in evaluations if e.phase == "search"]
+            search = [e for e in evaluations if e.phase == store.PHASE_SEARCH]
             top = max((e.steps for e in search), default=None)
             at_top = [e for e in search if e.steps == top]
-            if top is None or any(e.status == store.PENDING for e in at_top) or len(at_top) < self.spec.task.seeds:
+            if top is None or any(e.status == store.PENDING for e in at_top) or len(at_top) < expected:
                 pending.append((expr, self.rung_of(top)))
             else:
                 rows = [(e.status, e.fitness, e.reason) for e in at_top]
@@ -162,8 +243,10 @@ class JobRun:
 
         asha = AshaScheduler(rungs=self.rungs, eta=self.spec.fidelity.eta)
         for candidate, evaluations in self.stored_candidates():  # replay, so promotions resume too
+            if candidate.id in self.baseline_ids():
+                continue
             for rung, steps in enumerate(self.rungs):
-                rows = [e for e in evaluations if e.phase == "search" and e.steps == steps]
+                rows = [e for e in evaluations if e.phase == store.PHASE_SEARCH and e.steps == steps]
                 if rung > 0 and rows:
                     asha.promote(candidate.fingerprint, rung - 1)
                 if rows and all(e.status != store.PENDING for e in rows):
@@ -176,19 +259,77 @@ class JobRun:
 
     def evaluate(self, expr: Expr, rung: int = 0) -> Future[CandidateResult]:
         candidate_id = self.candidate_ids[fingerprint(expr)]
-        task = self.spec.task
-        rows = self.dispatcher.rows(candidate_id, task=task.name, seeds=range(task.seeds), steps=self.rungs[rung],
-                                    phase="search")
+        if not self.spec.tasks:
+            return self.part(expr, candidate_id, self.spec.task, rung, store.PHASE_SEARCH)
+        return self.combined(expr, candidate_id, rung)
+
+    def train_rung(self, expr: Expr, candidate_id: int, task: TaskSpec, rung: int, phase: str
+                   ) -> Future[CandidateResult]:
+        steps = self.spec.steps_of(task, self.rungs[rung])
+        rows = self.dispatcher.rows(candidate_id, task=task.name, seeds=range(task.seeds), steps=steps, phase=phase)
         if len(self.rungs) < 2:
-            return self.submit(expr, rows, task.options, expr.cost)
+            return self.submit(expr, rows, task, expr.cost)
         # every rung trains a stretch of the last rung's schedule; a promotion continues from
         # the rung below's checkpoint where the worker has it
-        return self.submit(expr, rows, task.options, expr.cost, horizon=self.rungs[-1],
-                           resume_from=self.rungs[rung - 1] if rung > 0 else None)
+        return self.submit(expr, rows, task, expr.cost, horizon=self.spec.steps_of(task, self.rungs[-1]),
+                           resume_from=self.spec.steps_of(task, self.rungs[rung - 1]) if rung > 0 else None)
 
-    def submit(self, expr: Expr, rows: list[store.Evaluation], options: dict[str, Any], cost: float | None,
+    def combined(self, expr: Expr, candidate_id: int, rung: int) -> Future[CandidateResult]:
+        """A multi-task score: the tasks in order, each normalised against the baselines' mean
+        on it once both are back; a task whose hurdle is missed stops the candidate there
+        (rejected, reason ``hurdle``). The score is stored as the candidate's combined row."""
+        result: Future[CandidateResult] = Future()
+        result.set_running_or_notify_cancel()
+        tasks = self.spec.scored_tasks
+        scores: dict[str, float] = {}
+
+        def stage(index: int) -> None:
+            task = tasks[index]
+            part = self.part(expr, candidate_id, task, rung, store.PHASE_PART)
+            references = self.baseline_runs(task, rung)
+            _when_all([part, *references], lambda: guarded(scored, index, part, references))
+
+        def scored(index: int, part: Future[CandidateResult], references: list[Future[CandidateResult]]) -> None:
+            task, outcome = tasks[index], part.result()
+            if outcome.fitness is None:
+                finish(outcome.status, None, f"{task.name}: {outcome.reason}")
+                return
+            score = _scoring.normalised(outcome.fitness, _scoring.reference([f.result().fitness for f in references]))
+            scores[task.name] = score
+            if task.hurdle is not None and score < task.hurdle:
+                finish(store.REJECTED, None, f"hurdle: {task.name} scored {score:+.4f}, below {task.hurdle:+.4f}")
+            elif index + 1 < len(tasks):
+                stage(index + 1)
+            else:
+                finish(store.OK, _scoring.aggregate([(scores[t.name], t.weight) for t in tasks], self.spec.aggregate),
+                       None)
+
+        def finish(status: str, fitness: float | None, reason: str | None) -> None:
+            self.record_combined(candidate_id, self.rungs[rung], SEARCH_SEED, store.PHASE_SEARCH, status, fitness, reason,
+                                 {f"score_{name}": value for name, value in scores.items()})
+            result.set_result(CandidateResult(fitness, expr.cost, status, reason, (fitness,)))
+
+        def guarded(step: Callable[..., None], *args: Any) -> None:
+            try:
+                step(*args)
+            except BaseException as exc:  # noqa: BLE001 — the loop must hear of it, not hang
+                log.exception("scoring candidate %s failed", candidate_id, extra=self.ids(candidate_id=candidate_id))
+                if not result.done():
+                    result.set_exception(exc)
+
+        guarded(stage, 0)
+        return result
+
+    def record_combined(self, candidate_id: int, steps: int, seed: int, phase: str, status: str,
+                        fitness: float | None, reason: str | None, metrics: dict[str, float]) -> None:
+        (row,) = self.dispatcher.rows(candidate_id, task=store.COMBINED, seeds=[seed], steps=steps, phase=phase)
+        if row.status == store.PENDING:  # else written before a resume: the first result stands
+            self.dispatcher.record(EvalOutcome(key=str(row.id), status=status, fitness=fitness, metrics=metrics,
+                                               reason=reason, steps=steps))
+
+    def submit(self, expr: Expr, rows: list[store.Evaluation], task: TaskSpec, cost: float | None,
                horizon: int | None = None, resume_from: int | None = None) -> Future[CandidateResult]:
-        work = [Work(r.id, str(expr), r.task, options, r.seed, r.steps, horizon, resume_from, self.spec.task.precision,
+        work = [Work(r.id, str(expr), r.task, task.options, r.seed, r.steps, horizon, resume_from, task.precision,
                      self.spec.rejection.to_json())
                 for r in rows if r.status == store.PENDING]
         finished = [(r.status, r.fitness, r.reason) for r in rows if r.status != store.PENDING]
@@ -196,78 +337,125 @@ class JobRun:
 
     # -- confirm phase
     def confirm(self) -> bool:
-        """Re-evaluates the search's top-k with more seeds (and on the transfer tasks), then
-        ranks them by the confirmed mean. Returns False when stopped early."""
-        spec, confirm = self.spec, self.spec.confirm
+        """Re-evaluates the search's top-k and the baselines with more seeds on every scored
+        task and on the transfer tasks; a multi-task job's combined score per seed follows.
+        Each candidate then gets its confirmed score and a transfer verdict. Returns False
+        when stopped early."""
+        confirm = self.spec.confirm
         top = self.top_candidates(confirm.top_k)
-        tasks = [(spec.task.name, spec.task.options, confirm.steps or self.rungs[-1])]
-        for name in confirm.tasks:
-            from evaluator import get_task
-
-            tasks.append((name, {}, confirm.steps or get_task(name).budget.steps))
+        everyone = [*top, *self.stored(self.baseline_ids())] if top else []
+        tasks = self.confirm_tasks()
+        phase = store.PHASE_PART if self.spec.tasks else store.PHASE_CONFIRM
         futures: list[Future[CandidateResult]] = []
-        for candidate in top:
+        for candidate in everyone:
             expr = Expr.from_json(candidate.expr_json)
-            for name, options, steps in tasks:
-                rows = self.dispatcher.rows(candidate.id, task=name, seeds=range(confirm.seeds), steps=steps,
-                                            phase="confirm")
-                futures.append(self.submit(expr, rows, options, candidate.cost))
+            for task in tasks:
+                rows = self.dispatcher.rows(candidate.id, task=task.spec.name, seeds=range(confirm.seeds),
+                                            steps=task.steps, phase=phase)
+                futures.append(self.submit(expr, rows, task.spec, candidate.cost))
         if futures:
-            log.info("confirming %d candidates with %d seeds on %s", len(top), confirm.seeds,
-                     ", ".join(t[0] for t in tasks), extra=self.ids())
-            self.event("confirm", {"candidates": [c.id for c in top], "seeds": confirm.seeds,
-                                   "tasks": [t[0] for t in tasks]})
+            log.info("confirming %d candidates and %d baselines with %d seeds on %s", len(top), len(self.baselines),
+                     confirm.seeds, ", ".join(t.spec.name for t in tasks), extra=self.ids())
+            self.event("confirm", {"candidates": [c.id for c in top], "baselines": sorted(self.baseline_ids()),
+                                   "seeds": confirm.seeds, "tasks": [t.spec.name for t in tasks]})
         waiting = set(futures)
         while waiting:
             if self.should_stop():
                 self.dispatcher.cancel_outstanding()
                 return False
             _, waiting = wait(waiting, timeout=0.5, return_when=FIRST_COMPLETED)
-        for candidate in top:
-            self.settle(candidate, tasks)
+        if not everyone:
+            return True
+        # the descriptions (properties) land before the verdicts join them
+        self.describer.close(wait=self.active() and not self.should_stop())
+        results = self.confirm_results([c.id for c in everyone], tasks)
+        if self.spec.tasks:
+            self.combine_confirmed(everyone, tasks, results)
+        for candidate in everyone:
+            self.settle(candidate, tasks, results)
         return True
 
-    def settle(self, candidate: store.Candidate, tasks: list[tuple[str, dict[str, Any], int]]) -> None:
-        """Stores the confirmed fitness (primary task) and transfer results, and names the
-        known function the candidate is, with fitted parameters."""
-        match = known_match(Expr.from_json(candidate.expr_json))
+    def confirm_tasks(self) -> list[ConfirmTask]:
+        confirm = self.spec.confirm
+        steps = confirm.steps or self.rungs[-1]  # of the first task; the others scale with it
+        tasks = [ConfirmTask(task, self.spec.steps_of(task, steps), True) for task in self.spec.scored_tasks]
+        for name in confirm.tasks:
+            extra = TaskSpec(name=name, precision=self.spec.primary.precision)
+            tasks.append(ConfirmTask(extra, confirm.steps or extra.default_steps(), False))
+        return tasks
+
+    def confirm_results(self, candidate_ids: list[int], tasks: list[ConfirmTask]
+                        ) -> dict[tuple[int, str], list[tuple[str, float | None, str | None]]]:
+        """(candidate, task) -> the confirm seeds' (status, fitness, reason), in seed order."""
         seeds = range(self.spec.confirm.seeds)
+        out = {}
         with self.database.session() as session:
-            row = session.get(store.Candidate, candidate.id)
-            assert row is not None
-            transfer: dict[str, Any] = {}
-            for index, (name, _, steps) in enumerate(tasks):
-                values = session.scalars(select(store.Evaluation.fitness).where(
-                    store.Evaluation.candidate_id == row.id, store.Evaluation.task == name,
-                    store.Evaluation.steps == steps, store.Evaluation.seed.in_(list(seeds)),
-                    store.Evaluation.status == store.OK)).all()
-                finite = [v for v in values if v is not None and math.isfinite(v)]
-                mean = statistics.fmean(finite) if finite else None
-                std = statistics.stdev(finite) if len(finite) > 1 else (0.0 if finite else None)
-                if index == 0:
-                    row.confirmed_mean, row.confirmed_std, row.confirmed_seeds = mean, std, len(finite)
-                else:
-                    transfer[name] = {"mean": mean, "std": std, "seeds": len(finite), "steps": steps}
-            if match is not None:
-                row.known_as, row.known_params = match
-            props = dict(row.properties or {})
-            if transfer:
-                props["transfer"] = transfer
-                row.properties = props
+            for task in tasks:
+                found = store.evaluation_results(session=session, candidate_ids=candidate_ids, task=task.spec.name,
+                                                 steps=task.steps, seeds=seeds)
+                out.update({(candidate_id, task.spec.name): rows for candidate_id, rows in found.items()})
+        return out
+
+    def combine_confirmed(self, candidates: Sequence[store.Candidate], tasks: list[ConfirmTask],
+                          results: dict[tuple[int, str], list[tuple[str, float | None, str | None]]]) -> None:
+        """Per seed, the combined score of each candidate on the scored tasks, against the
+        baselines' confirmed means; stored as combined confirm rows (the store's confirmed
+        mean and spread over seeds follow)."""
+        scored = [t for t in tasks if t.scored]
+        references = {t.spec.name: _scoring.reference([_seeds(results, b, t).mean for b in self.baseline_ids()])
+                      for t in scored}
+        for candidate in candidates:
+            for seed in range(self.spec.confirm.seeds):
+                status, fitness, reason = store.OK, None, None
+                scores: list[tuple[float, float]] = []
+                for task in scored:
+                    row_status, value, why = results[(candidate.id, task.spec.name)][seed]
+                    if row_status != store.OK or value is None:
+                        status, reason = row_status, f"{task.spec.name}: {why or 'no fitness'}"
+                        break
+                    scores.append((_scoring.normalised(value, references[task.spec.name]), task.spec.weight))
+                if status == store.OK:
+                    fitness = _scoring.aggregate(scores, self.spec.aggregate)
+                self.record_combined(candidate.id, scored[0].steps, seed, store.PHASE_CONFIRM, status, fitness,
+                                     reason, {})
+
+    def settle(self, candidate: store.Candidate, tasks: list[ConfirmTask],
+               results: dict[tuple[int, str], list[tuple[str, float | None, str | None]]]) -> None:
+        """Stores the confirmed score of a one-task job (a multi-task job's comes from its
+        combined rows), the transfer verdict (every confirm task against the baselines; not
+        for the baselines themselves) and the known function the candidate is, with fitted
+        parameters."""
+        match = known_match(Expr.from_json(candidate.expr_json))
+        confirmed = None
+        if not self.spec.tasks:  # the first task's seeds: the store's own guess may be a transfer task's
+            seeds = _seeds(results, candidate.id, tasks[0])
+            confirmed = (seeds.mean, seeds.std if seeds.finite else None, len(seeds.finite))
+        verdict = None
+        if self.baselines and candidate.id not in self.baseline_ids():
+            verdict = _scoring.verdict({
+                task.spec.name: (_seeds(results, candidate.id, task),
+                                 {b.name: _seeds(results, b.candidate_id, task) for b in self.baselines})
+                for task in tasks})
+            log.info("candidate %s: %s", candidate.number, verdict["summary"], extra=self.ids(candidate_id=candidate.id))
+        with self.database.session() as session:
+            store.settle_candidate(session=session, candidate_id=candidate.id, known=match, confirmed=confirmed,
+                                   verdict=verdict)
 
     def top_candidates(self, k: int) -> list[store.Candidate]:
+        """The search's best ``k`` candidates, baselines aside."""
         if k <= 0:
             return []
         with self.database.session() as session:
-            rows = session.scalars(
-                select(store.Candidate).where(store.Candidate.job_id == self.job_id,
-                                              store.Candidate.status == store.OK,
-                                              store.Candidate.fitness.is_not(None))
-                .order_by(store.Candidate.fitness.desc(), store.Candidate.number).limit(k)).all()
-            session.expunge_all()
-        return list(rows)
+            rows = store.best_candidates(session=session, job_id=self.job_id, limit=k + len(self.baselines))
+        return [row for row in rows if row.id not in self.baseline_ids()][:k]
 
     # -- helpers
+    def stored(self, ids: set[int]) -> list[store.Candidate]:
+        with self.database.session() as session:
+            rows = [store.get_candidate(session=session, candidate_id=i) for i in sorted(ids)]
+            session.expunge_all()
+        return [row for row in rows if row is not None]
+
     def stored_candidates(self) -> list[tuple[store.Candidate, list[store.Evaluation]]]:
         with self.database.session() as session:
             candidates = session.scalars(select(store.Candidate).where(store.Candidate.job_id == self.job_id)
@@ -290,3 +478,26 @@ class JobRun:
             return
         with self.database.session() as session:
             store.append_event(session=session, job_id=self.job_id, kind=kind, data=data)
+
+
+def _seeds(results: dict[tuple[int, str], list[tuple[str, float | None, str | None]]], candidate_id: int,
+           task: ConfirmTask) -> _scoring.Seeds:
+    rows = results.get((candidate_id, task.spec.name), [])
+    reason = next((why or status for status, _, why in rows if status != store.OK), None)
+    return _scoring.Seeds(tuple(value if status == store.OK else None for status, value, _ in rows), reason)
+
+
+def _when_all(futures: Sequence[Future[Any]], then: Callable[[], None]) -> None:
+    """Calls ``then()`` once every future is done, on the thread that finished the last one."""
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def arrived(_: Future[Any]) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            then()
+
+    for future in futures:
+        future.add_done_callback(arrived)

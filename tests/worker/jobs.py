@@ -21,8 +21,11 @@ def spec(**changes: Any) -> dict[str, Any]:
         "name": "test", "space": SMALL_SPACE, "controller": {"kind": "random"},
         "task": {"name": "mnist1d-mlp", "seeds": 1, "steps": 30},
         "budget": {"candidates": 8}, "confirm": {"top_k": 2, "seeds": 2}, "seed": 1,
+        "baselines": [],  # the runner's mechanics; tests/worker/test_scoring.py has jobs with baselines
     }
     data.update(changes)
+    if "tasks" in changes:  # several tasks replace the one
+        del data["task"]
     return JobSpec.from_json(data).to_json()
 
 

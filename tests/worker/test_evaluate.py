@@ -17,7 +17,8 @@ from evaluator import Checkpoint, Member, get_task, train_population
 from space import parse
 from worker import _checkpoints as checkpoints
 from worker._evaluate import THREADS_ENV, _task, evaluate_batch
-from worker._executor import EvalRequest, InProcessExecutor
+from worker._executor import EvalRequest
+from worker._in_process import InProcessExecutor
 from worker.testing import results
 
 TASK, STEPS = "mnist1d-mlp", 40
