@@ -102,6 +102,9 @@ class LeaderboardPublic(BaseModel):
     job_id: int
     data: list[LeaderboardRow]
     count: int = Field(description="candidates of the job, all pages")
+    next_cursor: str | None = Field(description=(
+        "pass as `cursor` for the page after this one (null: this is the last page). A page by cursor "
+        "costs the same at any depth, and rows that arrive between requests do not repeat a row"))
 
 
 class CandidatePublic(CandidateFields):

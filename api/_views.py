@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 import store
 from api._errors import jsonable
 from api._schemas import (
@@ -60,7 +62,7 @@ def stop_reason(job: store.Job) -> Any:
     return stop if stop in ("candidates", "seconds", "exhausted") else None
 
 
-def _candidate_fields(candidate: store.Candidate) -> dict[str, Any]:
+def _candidate_fields(candidate: store.Candidate | Row[Any]) -> dict[str, Any]:
     """What a leaderboard row and a candidate's own view both show."""
     return {
         "number": candidate.number,
@@ -80,7 +82,8 @@ def _candidate_fields(candidate: store.Candidate) -> dict[str, Any]:
     }
 
 
-def leaderboard_row(rank: int, candidate: store.Candidate) -> LeaderboardRow:
+def leaderboard_row(rank: int, candidate: store.Candidate | Row[Any]) -> LeaderboardRow:
+    """A candidate, or a row of ``store.leaderboard_view``, at its rank."""
     return LeaderboardRow(rank=rank, candidate_id=candidate.id, **_candidate_fields(candidate))
 
 

@@ -14,12 +14,14 @@ Example:
 
 from store._candidates import (
     RANK_ORDER,
+    SHOWN,
     RankKey,
     add_candidate,
     count_candidates,
     find_candidate,
     get_candidate,
     leaderboard,
+    leaderboard_view,
 )
 from store._confirm import best_candidates, evaluation_results, settle_candidate
 from store._db import Database, StoreError, connect, normalize_url
@@ -77,8 +79,8 @@ __all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEA
 __all__ += ["FAILED", "FINISHED_RESULTS", "OK", "PENDING", "REJECTED", "RESULT_STATUSES"]
 __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_cancel"]
 __all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
-__all__ += ["RANK_ORDER", "RankKey"]
-__all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard"]
+__all__ += ["RANK_ORDER", "SHOWN", "RankKey"]
+__all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard", "leaderboard_view"]
 __all__ += [
     "add_evaluation",
     "finish_evaluation",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from store._jobs import lock_job
@@ -83,6 +84,15 @@ RANK_ORDER = (
 )
 
 
+# What a leaderboard page shows of a candidate: all but its code (expr_json, torch_source) and
+# fingerprint, which a page never shows and which are most of a row's bytes.
+SHOWN = (
+    Candidate.id, Candidate.job_id, Candidate.number, Candidate.expression, Candidate.canonical, Candidate.latex,
+    Candidate.status, Candidate.fitness, Candidate.fidelity, Candidate.confirmed_mean, Candidate.confirmed_std,
+    Candidate.confirmed_seeds, Candidate.known_as, Candidate.known_params, Candidate.cost, Candidate.properties,
+)
+
+
 @dataclass(frozen=True)
 class RankKey:
     """Where a candidate stands in its job's leaderboard: the values of the leaderboard's order.
@@ -101,36 +111,63 @@ class RankKey:
     id: int
 
     @classmethod
-    def of(cls, candidate: Candidate) -> RankKey:
+    def of(cls, candidate: Candidate | Row[Any]) -> RankKey:
+        """The key of a candidate, or of a row of :func:`leaderboard_view`."""
         return cls(candidate.confirmed_mean, candidate.fitness, candidate.number, candidate.id)
 
 
-def _after(key: RankKey) -> list[list[ColumnElement[bool]]]:
-    """The rows after ``key`` in the leaderboard's order, as conditions whose results follow each
-    other in that order.
+@functools.cache
+def _ranges(confirmed_known: bool, fitness_known: bool, shown: bool) -> tuple[Select[Any], ...]:
+    """The rows after a key in the leaderboard's order, as statements whose results follow each
+    other in that order, for keys whose confirmed mean and fitness are known (or not); of whole
+    candidates or of the ``SHOWN`` columns.
 
     Each is one range of ix_candidates_rank. One row comparison, (confirmed_mean, fitness,
     number, id) < (...), cannot say it: the columns run descending with NULLs last, then
-    ascending; and an OR of the cases is not one range of the index.
+    ascending; and an OR of the cases is not one range of the index. Built once per shape, with
+    the key as bound parameters (``job_id``, ``confirmed_mean``, ``fitness``, ``number``, ``id``,
+    ``limit``): building a statement cost as much as running it.
     """
+    levels = [(Candidate.confirmed_mean, confirmed_known), (Candidate.fitness, fitness_known)]
 
-    def same(column: Any, value: float | None) -> ColumnElement[bool]:
-        return column.is_(None) if value is None else column == value
+    def same(column: Any, known: bool) -> ColumnElement[bool]:
+        return column == bindparam(column.key) if known else column.is_(None)
 
-    levels = [(Candidate.confirmed_mean, key.confirmed_mean), (Candidate.fitness, key.fitness)]
-    # ties on both values: later in order of proposal
-    ranges = [[*(same(c, v) for c, v in levels), tuple_(Candidate.number, Candidate.id) > tuple_(key.number, key.id)]]
+    # ties on both values: later in order of proposal, then of id
+    after = tuple_(Candidate.number, Candidate.id) > tuple_(bindparam("number"), bindparam("id"))
+    ranges = [[*(same(c, known) for c, known in levels), after]]
     for depth in reversed(range(len(levels))):
-        column, value = levels[depth]
-        if value is None:
+        column, known = levels[depth]
+        if not known:
             continue  # NULLs come last: nothing follows them at this level
-        prefix = [same(c, v) for c, v in levels[:depth]]
-        ranges += [[*prefix, column < value], [*prefix, column.is_(None)]]
-    return ranges
+        prefix = [same(c, k) for c, k in levels[:depth]]
+        ranges += [[*prefix, column < bindparam(column.key)], [*prefix, column.is_(None)]]
+    base = _select(shown).where(Candidate.job_id == bindparam("job_id")).order_by(*RANK_ORDER)
+    return tuple(base.where(*conditions).limit(bindparam("limit")) for conditions in ranges)
 
 
-def _page(query: Select[Candidate], session: Session) -> list[Candidate]:
-    return list(session.scalars(query.execution_options(populate_existing=True)))
+def _select(shown: bool) -> Select[Any]:
+    return select(*SHOWN) if shown else select(Candidate).execution_options(populate_existing=True)
+
+
+def _ranked(session: Session, job_id: int, limit: int, offset: int, after: RankKey | None, shown: bool) -> list[Any]:
+    def run(query: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
+        return list(session.execute(query, params).all() if shown else session.scalars(query, params).all())
+
+    if after is not None and offset:
+        raise ValueError("a page starts at an offset or after a key, not both")
+    if after is None:
+        return run(_select(shown).where(Candidate.job_id == job_id).order_by(*RANK_ORDER).limit(limit).offset(offset))
+    # Range after range until the page is full: usually the first or second (a statement each
+    # costs less than one statement of them all, which SQLite sorts range by range).
+    key = {"job_id": job_id, "confirmed_mean": after.confirmed_mean, "fitness": after.fitness,
+           "number": after.number, "id": after.id}
+    rows: list[Any] = []
+    for query in _ranges(after.confirmed_mean is not None, after.fitness is not None, shown):
+        if len(rows) >= limit:
+            break
+        rows += run(query, {**key, "limit": limit - len(rows)})
+    return rows
 
 
 def leaderboard(
@@ -139,24 +176,23 @@ def leaderboard(
     """One page of the job's candidates, best first, and how many there are.
 
     Confirmed candidates come first, by confirmed mean; then the rest by search fitness; both
-    descending with unknown values last, ties in order of proposal (then of id). Before a confirm phase no
-    candidate has a confirmed mean, so this is simply the ranking by search fitness.
+    descending with unknown values last, ties in order of proposal (then of id). Before a
+    confirm phase no candidate has a confirmed mean, so this is simply the ranking by search
+    fitness.
 
     A page starts ``offset`` rows from the top, or right after the row whose key is ``after``
     (:meth:`RankKey.of` a previous page's last row). ``after`` costs the same at any depth, and
     rows that arrive between pages do not push rows of the next page onto it again; ``offset``
     walks the rows it skips.
     """
-    if after is not None and offset:
-        raise ValueError("a page starts at an offset or after a key, not both")
-    base = select(Candidate).where(Candidate.job_id == job_id).order_by(*RANK_ORDER)
-    if after is None:
-        rows = _page(base.limit(limit).offset(offset), session)
-    else:
-        rows = []
-        for conditions in _after(after):
-            if len(rows) >= limit:
-                break
-            rows += _page(base.where(*conditions).limit(limit - len(rows)), session)
+    rows = _ranked(session, job_id, limit, offset, after, shown=False)
     return rows, count_candidates(session=session, job_id=job_id)
 
+
+def leaderboard_view(
+    *, session: Session, job_id: int, limit: int = 50, offset: int = 0, after: RankKey | None = None
+) -> list[Row[Any]]:
+    """The page :func:`leaderboard` gives, as plain rows of the ``SHOWN`` columns (attributes
+    named as the candidate's), without the count: what the API renders. Without the ORM's
+    bookkeeping a page is read in half the time."""
+    return _ranked(session, job_id, limit, offset, after, shown=True)

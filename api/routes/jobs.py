@@ -11,6 +11,7 @@ from pydantic_core import CoreSchema
 
 import store
 from api._auth import CurrentToken, Principal, owned_job
+from api._cursor import CURSOR_LENGTH, decode_cursor, encode_cursor
 from api._deps import DatabaseDep, LeaderboardCacheDep, SettingsDep, WriterDep
 from api._errors import Invalid, bad_text
 from api._schemas import (
@@ -46,6 +47,8 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], responses={
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a job id")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size (at most {MAX_PAGE})")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip")]
+Cursor = Annotated[str | None, Query(max_length=CURSOR_LENGTH, description=(
+    "where the page starts: the `next_cursor` of the page before (then `offset` stays 0)"))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Message, "description": "no such job (or not yours)"}}
 SPEC_EXAMPLES = {
     "swish": {"summary": "Rediscover Swish (DESIGN.md)", "value": EXAMPLE_SPEC},
@@ -163,18 +166,29 @@ def cancel_job(job_id: JobId, principal: CurrentToken, writer: WriterDep) -> Job
             responses=NOT_FOUND)
 def get_leaderboard(
     job_id: JobId, principal: CurrentToken, database: DatabaseDep, cache: LeaderboardCacheDep, limit: Limit = 50,
-    offset: Offset = 0
+    offset: Offset = 0, cursor: Cursor = None
 ) -> Response:
-    """Candidates best first: by confirmed mean once confirmed, else by search fitness."""
+    """Candidates best first: by confirmed mean once confirmed, else by search fitness; ties in
+    order of proposal. Page with `cursor` (each page's `next_cursor`), or with `offset`, which
+    walks the rows it skips."""
     with database.session() as session:
         job = owned_job(session, principal, job_id)  # checked on every request, cached or not
-        key = (job_id, limit, offset, job.status, job.phase, job.updated_at, job.candidates_proposed,
+        if cursor is not None and offset:
+            raise Invalid(["query", "offset"], "a page starts at an offset or at a cursor, not both")
+        start, after = (offset, None) if cursor is None else decode_cursor(cursor, job_id=job_id)
+        key = (job_id, limit, offset, cursor, job.status, job.phase, job.updated_at, job.candidates_proposed,
                job.evaluations_done)
         body = cache.get(key)
         if body is None:
-            rows, count = store.leaderboard(session=session, job_id=job_id, limit=limit, offset=offset)
-            page = LeaderboardPublic(job_id=job_id, count=count,
-                                     data=[leaderboard_row(offset + i + 1, row) for i, row in enumerate(rows)])
+            # one row more than the page: whether a next page exists, so the last page says so
+            rows = store.leaderboard_view(session=session, job_id=job_id, limit=limit + 1, offset=offset,
+                                          after=after)
+            rows, more = rows[:limit], len(rows) > limit
+            page = LeaderboardPublic(
+                job_id=job_id,
+                count=job.candidates_proposed,  # the counter store.leaderboard reads, in the row loaded above
+                data=[leaderboard_row(start + i + 1, row) for i, row in enumerate(rows)],
+                next_cursor=encode_cursor(job_id, start + len(rows), store.RankKey.of(rows[-1])) if more else None)
             body = page.model_dump_json().encode()
             cache.put(key, body)
     return Response(body, media_type="application/json")

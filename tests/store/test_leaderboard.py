@@ -4,11 +4,11 @@ whatever ties and whatever arrives between pages; each page one range of the ran
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import Row, event, select, update
 
 import store
 from store import Candidate, Database, Job, RankKey
@@ -39,16 +39,23 @@ def ranked_job(database: Database, make_job: Callable[..., Job], make_candidate:
     return job
 
 
-def _ids(rows: list[Candidate]) -> list[int]:
+def _ids(rows: Sequence[Candidate | Row[Any]]) -> list[int]:
     return [row.id for row in rows]
 
 
-def _by_key(database: Database, job_id: int, limit: int) -> list[int]:
+def _by_key(database: Database, job_id: int, limit: int, view: bool = False) -> list[int]:
+    """Pages of ``limit`` rows, each after the last row of the one before, until a short one;
+    of whole candidates or (``view``) of the rows the API shows."""
     seen: list[int] = []
     after: RankKey | None = None
     while True:
         with database.session() as session:
-            page, _ = store.leaderboard(session=session, job_id=job_id, limit=limit, after=after)
+            page: Sequence[Candidate | Row[Any]]
+            if view:
+                page = store.leaderboard_view(session=session, job_id=job_id, limit=limit, after=after)
+                assert all(set(row._fields) == {c.key for c in store.SHOWN} for row in page)
+            else:
+                page, _ = store.leaderboard(session=session, job_id=job_id, limit=limit, after=after)
         seen += _ids(page)
         if len(page) < limit:
             return seen
@@ -66,6 +73,7 @@ def test_pages_by_key_visit_every_row_once_in_the_offset_order(
     assert total == 40 == len(everything)
     assert [i for page in by_offset for i in page] == _ids(everything)
     assert _by_key(database, ranked_job.id, limit) == _ids(everything)
+    assert _by_key(database, ranked_job.id, limit, view=True) == _ids(everything)
 
 
 def test_the_order_is_total(database: Database, ranked_job: Job) -> None:
@@ -148,9 +156,10 @@ def test_every_page_is_a_range_of_the_rank_index_without_a_sort(database: Databa
             for key in (keys[0], keys[len(keys) // 2], keys[-1], RankKey(0.55, 0.3, 7, 10**6),
                         RankKey(None, None, 1, 1)):
                 store.leaderboard(session=session, job_id=ranked_job.id, limit=500, after=key)
+                store.leaderboard_view(session=session, job_id=ranked_job.id, limit=500, after=key)
     finally:
         event.remove(database.engine, "before_cursor_execute", capture)
-    assert len(statements) >= 10  # the first page, and every range after each key
+    assert len(statements) >= 20  # the first page, and every range after each key, of both kinds
     for statement, parameters in statements:
         plan = _plan(database, statement, parameters)
         assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
