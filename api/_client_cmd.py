@@ -188,12 +188,17 @@ def cmd_jobs(args: argparse.Namespace, client: Any) -> None:
 
 @_command
 def cmd_leaderboard(args: argparse.Namespace, client: Any) -> None:
-    board = client.leaderboard(args.job_id, limit=args.limit, offset=args.offset)
+    if args.all:
+        rows = list(client.leaderboard_rows(args.job_id))
+        board = {"job_id": args.job_id, "count": len(rows), "data": rows, "next_cursor": None}
+    else:
+        board = client.leaderboard(args.job_id, limit=args.limit, offset=args.offset, cursor=args.cursor)
     if args.json:
         print(json.dumps(board, sort_keys=True))
         return
     print("\n".join(leaderboard_lines(board["data"])))
-    print(f"({len(board['data'])} of {board['count']} candidates)")
+    more = f"; next page: --cursor {board['next_cursor']}" if board.get("next_cursor") else ""
+    print(f"({len(board['data'])} of {board['count']} candidates{more})")
 
 
 @_command
@@ -244,6 +249,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("job_id", type=int)
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--cursor", help="the page after the one that printed this cursor")
+    p.add_argument("--all", action="store_true", help="every candidate (fetched page by page)")
     p = command("watch", "follow a job until it finishes: progress and the top 5, as submit --watch", cmd_watch)
     p.add_argument("job_id", type=int)
     p = command("cancel", "cancel a queued or running job (exit status 1 if it had finished already)", cmd_cancel)

@@ -6,6 +6,7 @@ Example:
     >>> for event in client.events(job["id"]):
     ...     print(event["event"], event["data"])
     >>> client.leaderboard(job["id"])["data"][0]["expression"]
+    >>> best = [row["expression"] for row in client.leaderboard_rows(job["id"])]   # every page, by cursor
 """
 
 from __future__ import annotations
@@ -86,10 +87,26 @@ class Client:
         result: dict[str, Any] = self._request("GET", "/jobs", params=params).json()
         return result
 
-    def leaderboard(self, job_id: int, *, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        result: dict[str, Any] = self._request(
-            "GET", f"/jobs/{job_id}/leaderboard", params={"limit": limit, "offset": offset}).json()
+    def leaderboard(self, job_id: int, *, limit: int = 50, offset: int = 0, cursor: str | None = None
+                    ) -> dict[str, Any]:
+        """A page ``{data, count, next_cursor}``, best first: the top (``offset`` rows down), or
+        the page after the one whose ``next_cursor`` is ``cursor``."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if cursor is not None:
+            params["cursor"] = cursor
+        result: dict[str, Any] = self._request("GET", f"/jobs/{job_id}/leaderboard", params=params).json()
         return result
+
+    def leaderboard_rows(self, job_id: int, *, page: int = 500) -> Iterator[dict[str, Any]]:
+        """Every row of the job's leaderboard, best first, fetched ``page`` rows at a time by
+        cursor: each row once, however deep, even while the job adds candidates."""
+        cursor: str | None = None
+        while True:
+            board = self.leaderboard(job_id, limit=page, cursor=cursor)
+            yield from board["data"]
+            cursor = board.get("next_cursor")
+            if cursor is None:
+                return
 
     def cancel(self, job_id: int) -> dict[str, Any]:
         result: dict[str, Any] = self._request("POST", f"/jobs/{job_id}/cancel").json()

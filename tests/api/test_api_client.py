@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from api.cli import main
 from api.client import ApiError, Client
 from space import export, parse
 from tests.api.conftest import SPEC, StoredJob, Tokens, append_events, finish
+from tests.api.test_api_leaderboard import fill
 
 
 @pytest.fixture
@@ -33,6 +35,42 @@ def test_client_round_trip(alice: Client, stored_job: StoredJob) -> None:
     assert alice.candidate(ids[0])["expression"] == "x * sigmoid(x)"
     assert alice.export(ids[0], "jax").strip() == export(parse("x * sigmoid(x)"), "jax").strip()
     assert alice.parse("max(x, 0)")["known_as"] == "ReLU"
+
+
+def test_client_pages_the_whole_leaderboard_by_cursor(alice: Client, database: store.Database,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = fill(database, 23)  # ties of fitness among them
+    asked: list[str | None] = []
+    page = alice.leaderboard
+
+    def spy(job: int, **kwargs: Any) -> dict[str, Any]:
+        asked.append(kwargs.get("cursor"))
+        return page(job, **kwargs)
+
+    monkeypatch.setattr(alice, "leaderboard", spy)
+    rows = list(alice.leaderboard_rows(job_id, page=5))
+    whole = page(job_id, limit=500)["data"]
+    assert [r["candidate_id"] for r in rows] == [r["candidate_id"] for r in whole]
+    assert [r["rank"] for r in rows] == list(range(1, 24))
+    assert len(asked) == 5 and asked[0] is None and all(asked[1:])  # a cursor from each page on
+
+
+def test_cli_leaderboard_pages_by_cursor(live_url: str, tokens: Tokens, database: store.Database,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    server = ("--server", live_url, "--token", tokens.secrets["alice"])
+    job_id = fill(database, 9)
+    code, out, _ = run_cli(capsys, "leaderboard", str(job_id), *server, "--limit", "4")
+    assert code == 0 and "(4 of 9 candidates; next page: --cursor " in out
+    cursor = out.rsplit("--cursor ", 1)[1].rstrip(")\n")
+    code, out, _ = run_cli(capsys, "leaderboard", str(job_id), *server, "--limit", "4", "--cursor", cursor, "--json")
+    page = json.loads(out)
+    assert code == 0 and [r["rank"] for r in page["data"]] == [5, 6, 7, 8] and page["next_cursor"]
+    code, out, _ = run_cli(capsys, "leaderboard", str(job_id), *server, "--all", "--json")
+    assert code == 0 and [r["rank"] for r in json.loads(out)["data"]] == list(range(1, 10))
+    code, out, _ = run_cli(capsys, "leaderboard", str(job_id), *server, "--all")
+    assert code == 0 and out.rstrip().endswith("(9 of 9 candidates)")
+    code, _, err = run_cli(capsys, "leaderboard", str(job_id), *server, "--cursor", "nonsense")
+    assert code == 2 and "cursor" in err and "422" in err
 
 
 def test_client_errors_carry_status_and_message(alice: Client, live_url: str) -> None:
