@@ -19,6 +19,7 @@ import socket
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 
 import store
 from worker._executor import Executor
@@ -78,6 +79,7 @@ class Runner:
             run = JobRun(database=self.database, executor=self.executor, job_id=job_id, device=self.device,
                          should_stop=lambda: stop.is_set() or lease.cancelled.is_set() or lease.lost.is_set(),
                          active=lease.held, runner=self.name)
+            lease.elapsed = run.elapsed_now
             status = run.run()
         except Exception as exc:  # noqa: BLE001 — a broken job must not take the runner down
             log.exception("job %s failed", job_id, extra={"job_id": job_id, "runner": self.name})
@@ -106,11 +108,14 @@ class Runner:
 
 
 class _Lease:
-    """Renews a job's lease every heartbeat and watches for a cancel request."""
+    """Renews a job's lease every heartbeat and watches for a cancel request; saves the job's
+    elapsed time too, so that it stays live while no result arrives (a first population can
+    train for minutes)."""
 
     def __init__(self, runner: Runner, job_id: int) -> None:
         self.runner = runner
         self.job_id = job_id
+        self.elapsed: Callable[[], float] | None = None  # the job's time used so far, once it runs
         self.cancelled = threading.Event()
         self.lost = threading.Event()
         self._closed = threading.Event()
@@ -134,6 +139,9 @@ class _Lease:
                 with self.runner.database.session() as session:
                     held = store.renew_lease(session=session, job_id=self.job_id, runner=self.runner.name,
                                              lease_seconds=self.runner.lease_seconds)
+                    if held and self.elapsed is not None:
+                        store.save_progress(session=session, job_id=self.job_id, elapsed_seconds=self.elapsed(),
+                                            runner=self.runner.name)
                     job = store.get_job(session=session, job_id=self.job_id)
                     if job is not None and job.cancel_requested:
                         self.cancelled.set()

@@ -153,6 +153,18 @@ def test_cancel_stops_a_running_job_within_seconds(database, monkeypatch):
     assert job.status == store.JOB_CANCELLED and job.candidates_done < 500
 
 
+def test_elapsed_stays_live_while_the_first_population_trains(database, monkeypatch):
+    """The heartbeat saves the job's elapsed time: it used to stay 0 until a first result came."""
+    monkeypatch.setenv("FAKE_EVAL_SECONDS", "3")
+    job_id = jobs.submit(database, jobs.spec(budget={"candidates": 4}, confirm={"top_k": 0}))
+    thread = threading.Thread(target=runner(database, batch_size=4, workers=1).run_one, daemon=True)
+    thread.start()
+    jobs.wait_for(lambda: jobs.job(database, job_id).elapsed_seconds >= 1.0, what="elapsed time saved", timeout=10)
+    assert jobs.job(database, job_id).evaluations_done == 0  # still the first population
+    thread.join(timeout=30)
+    assert jobs.job(database, job_id).status == store.JOB_COMPLETED
+
+
 def test_a_hanging_candidate_hits_the_time_limit_and_the_job_goes_on(database):
     data = jobs.spec(budget={"candidates": 8}, confirm={"top_k": 0})
     job_id = jobs.submit(database, data)
