@@ -124,11 +124,19 @@ class EvaluationPublic(BaseModel):
     phase: str
     status: ResultStatus
     fitness: float | None
-    metrics: dict[str, Any]
+    metrics: dict[str, Any] = Field(description=(
+        "the task's metrics, plus `steps_trained` and `steps_per_second`: the rate of the training loop, which "
+        "in a population is shared (every member advances one step per step), so it is not divided by "
+        "`population` as `wall_time` is; data loading, building the networks and validation are not steps"))
     reason: str | None = Field(description="why it was rejected or failed")
     detail: str | None
-    wall_time: float | None
-    worker: str | None
+    wall_time: float | None = Field(description=(
+        "seconds; trained in a population, this evaluation's share of the population's wall time (that time "
+        "divided by `population`): the shares of a population add up to its time"))
+    population: int | None = Field(description=(
+        "evaluations trained together with this one as one batched network, itself included (1: alone); "
+        "null when it did not train"))
+    worker: str | None = Field(description="`host:pid`, and `:node_id` on Ray")
     attempts: int
     created_at: datetime
     finished_at: datetime | None

@@ -93,7 +93,7 @@ def candidate_public(candidate: store.Candidate) -> CandidatePublic:
                            **_candidate_fields(candidate))
 
 
-def evaluation_public(evaluation: store.Evaluation) -> EvaluationPublic:
+def evaluation_public(evaluation: store.Evaluation, population: int | None = None) -> EvaluationPublic:
     return EvaluationPublic(
         id=evaluation.id,
         candidate_id=evaluation.candidate_id,
@@ -107,6 +107,7 @@ def evaluation_public(evaluation: store.Evaluation) -> EvaluationPublic:
         reason=evaluation.reason,
         detail=evaluation.detail,
         wall_time=evaluation.wall_time,
+        population=population,
         worker=evaluation.worker,
         attempts=evaluation.attempts,
         created_at=evaluation.created_at.replace(tzinfo=UTC),

@@ -31,6 +31,7 @@ from store._evaluations import (
     finish_evaluation,
     list_evaluations,
     pending_evaluations,
+    population_sizes,
     start_evaluation,
 )
 from store._events import append_event, events_after
@@ -86,6 +87,7 @@ __all__ += [
     "finish_evaluation",
     "list_evaluations",
     "pending_evaluations",
+    "population_sizes",
     "start_evaluation",
 ]
 __all__ += ["append_event", "events_after", "service_stats"]

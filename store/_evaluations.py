@@ -28,6 +28,7 @@ candidate search fitness.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -217,3 +218,23 @@ def pending_evaluations(*, session: Session, job_id: int) -> list[Evaluation]:
 def list_evaluations(*, session: Session, candidate_id: int) -> list[Evaluation]:
     query = select(Evaluation).where(Evaluation.candidate_id == candidate_id).order_by(Evaluation.id)
     return list(session.scalars(query.execution_options(populate_existing=True)))
+
+
+def population_sizes(*, session: Session, evaluations: Sequence[Evaluation]) -> dict[int, int]:
+    """How many evaluations trained in one population (one batched network) with each of
+    ``evaluations`` that trained, itself included, by evaluation id.
+
+    The members of a population each store its wall time divided by their number, so they
+    share the job, task, steps, worker and that exact float; two populations do not. A row that
+    did not train (rejected before training, a combined score) has no wall time and no entry.
+    """
+    trained = [e for e in evaluations if e.wall_time and e.task != COMBINED]
+    if not trained:
+        return {}
+    E = Evaluation
+    key = (E.job_id, E.task, E.steps, E.worker, E.wall_time)
+    query = (select(*key, func.count()).where(E.job_id.in_({e.job_id for e in trained}),
+                                              E.wall_time.in_({e.wall_time for e in trained}))
+             .group_by(*key))
+    counts = {tuple(row[:5]): int(row[5]) for row in session.execute(query)}
+    return {e.id: counts.get((e.job_id, e.task, e.steps, e.worker, e.wall_time), 1) for e in trained}

@@ -47,11 +47,13 @@ def get_candidate(candidate_id: CandidateId, principal: CurrentToken, database: 
             response_model=EvaluationsPublic)
 def list_candidate_evaluations(candidate_id: CandidateId, principal: CurrentToken, database: DatabaseDep
                                ) -> EvaluationsPublic:
-    """Every training run of the candidate (task, seed, steps, phase, result, metrics)."""
+    """Every training run of the candidate (task, seed, steps, phase, result, metrics), and the
+    size of the population each trained in."""
     with database.session() as session:
         owned_candidate(session, principal, candidate_id)
         rows = store.list_evaluations(session=session, candidate_id=candidate_id)
-    return EvaluationsPublic(data=[evaluation_public(row) for row in rows], count=len(rows))
+        populations = store.population_sizes(session=session, evaluations=rows)
+    return EvaluationsPublic(data=[evaluation_public(row, populations.get(row.id)) for row in rows], count=len(rows))
 
 
 @router.get("/{candidate_id}/export", operation_id="export_candidate", response_class=PlainTextResponse,

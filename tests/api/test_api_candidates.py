@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
+import store
 from space import EXPORT_FORMATS, export, parse
 from tests.api.conftest import StoredJob, Tokens
 
@@ -20,6 +21,23 @@ def test_candidate_details(client: TestClient, tokens: Tokens, stored_job: Store
     assert candidate["expression"] == "x * sigmoid(x)" and len(candidate["fingerprint"]) == 16
     assert "class Activation(nn.Module)" in candidate["torch_source"]
     assert candidate["fitness"] == pytest.approx(0.9) and candidate["status"] == "ok"
+
+
+def test_an_evaluation_says_what_its_wall_time_is_a_share_of(client: TestClient, tokens: Tokens, stored_job: StoredJob,
+                                                               database: store.Database) -> None:
+    """Issue 18: `wall time 0.355 s` beside `steps_per_second=291.3` for 600 steps could not be
+    reconciled: the wall time is a member's share of its population's time, the rate the shared loop's."""
+    _, ids = stored_job("alice")  # 5 evaluations with wall time 0.5 on worker "test": one population
+    with database.session() as session:  # another seed of the first, trained alone
+        evaluation, _ = store.add_evaluation(session=session, candidate_id=ids[0], task="mnist1d-mlp", seed=1,
+                                             steps=20)
+        store.finish_evaluation(session=session, evaluation_id=evaluation.id, status="ok", fitness=0.8,
+                                metrics={"steps_per_second": 40.0}, wall_time=0.7, worker="test")
+    rows = client.get(f"{CANDIDATES}/{ids[0]}/evaluations", headers=tokens.alice).json()["data"]
+    assert [(r["wall_time"], r["population"]) for r in rows] == [(0.5, 5), (0.7, 1)]
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["EvaluationPublic"]["properties"]
+    assert "share" in schema["wall_time"]["description"] and "population" in schema["wall_time"]["description"]
+    assert "shared" in schema["metrics"]["description"] and "steps_per_second" in schema["metrics"]["description"]
 
 
 def test_evaluations_show_non_finite_metrics_as_strings(client: TestClient, tokens: Tokens, stored_job: StoredJob

@@ -281,3 +281,30 @@ def test_leaderboard_order(
         assert [x.id for x in board] == [c[n].id for n in "dabcef"]
         page, total = store.leaderboard(session=session, job_id=job.id, limit=2, offset=1)
         assert total == 6 and [x.id for x in page] == [c["a"].id, c["b"].id]
+
+
+def test_population_sizes_count_the_evaluations_trained_together(
+    database: Database, make_job: Callable[..., Job], make_candidate: Callable[..., Candidate]
+) -> None:
+    """Members of one population store its wall time divided by their number: the same job,
+    task, steps, worker and float. That is how the API tells what a wall time is a share of."""
+    job, other = make_job(), make_job()
+    a, b, c = (make_candidate(job.id, name * 32) for name in "abc")
+    elsewhere = make_candidate(other.id, "a" * 32)
+    runs = [(a, 0, 0.5, "w1"), (b, 0, 0.5, "w1"), (c, 0, 0.5, "w1"),  # one population of 3
+            (a, 1, 0.5, "w2"),  # alone, on another worker, by chance the same share
+            (c, 1, 0.25, "w1"), (elsewhere, 0, 0.5, "w1"),  # another share; another job
+            (b, 1, None, "w1")]  # rejected before training: no wall time
+    with database.session() as session:
+        for candidate, seed, wall, worker in runs:
+            evaluation, _ = store.add_evaluation(session=session, candidate_id=candidate.id, task="t", seed=seed,
+                                                 steps=10)
+            store.finish_evaluation(session=session, evaluation_id=evaluation.id, status="ok" if wall else "rejected",
+                                    fitness=0.5 if wall else None, metrics={}, wall_time=wall, worker=worker)
+    with database.session() as session:
+        sizes = store.population_sizes(session=session,
+                                       evaluations=store.list_evaluations(session=session, candidate_id=a.id))
+        assert sorted(sizes.values()) == [1, 3]
+        b_rows = store.list_evaluations(session=session, candidate_id=b.id)
+        assert store.population_sizes(session=session, evaluations=b_rows) == {b_rows[0].id: 3}
+        assert store.population_sizes(session=session, evaluations=[]) == {}
