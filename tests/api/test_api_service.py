@@ -114,6 +114,10 @@ def test_openapi_is_complete(client: TestClient) -> None:
     assert all(op.get("tags") and op.get("description") for op in operations.values())
     body = operations["submit_job"]["requestBody"]["content"]["application/json"]
     assert body["examples"]["swish"]["value"]["name"] == "swish-rediscovery"
-    assert set(body["schema"]["properties"]) >= {"space", "controller", "task", "budget", "confirm", "seed"}
+    assert body["schema"] == {"$ref": "#/components/schemas/JobSpec"}  # the model that validates it
+    spec = schema["components"]["schemas"]["JobSpec"]
+    assert set(spec["properties"]) >= {"space", "controller", "task", "tasks", "aggregate", "baselines", "budget",
+                                       "confirm", "seed", "rejection"}
+    assert body["examples"]["multi"]["value"]["tasks"][0]["hurdle"] == -0.1
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     assert "security" not in operations["health"]

@@ -40,7 +40,13 @@ def test_serve_runs_a_submitted_job_and_exports_a_working_module(tmp_path: Path)
 
     assert final["status"] == "completed", final
     assert {"status", "proposed", "evaluation", "candidate", "confirm"} <= set(kinds)
-    assert board["count"] == 6
+    # the 6 candidates and the baselines (ReLU and SiLU by default; one is the same row if the
+    # search proposed it), confirmed beside the top 2
+    baselines = {b["candidate_id"]: b["name"] for b in final["summary"]["baselines"]}
+    assert sorted(baselines.values()) == ["ReLU", "SiLU"]
+    assert board["count"] in (6 + 1, 6 + 2)
+    rows = {row["candidate_id"]: row for row in board["data"]}
+    assert all(rows[b]["confirmed_seeds"] == 2 for b in baselines)
     assert best["confirmed_seeds"] == 2 and best["confirmed_mean"] is not None
     module = tmp_path / "best_activation.py"
     module.write_text(source)
