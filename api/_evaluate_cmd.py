@@ -1,7 +1,9 @@
 """``actsearch evaluate EXPR --task NAME``: train one candidate locally and print its fitness.
 
 Seeds ``0 … N-1`` train as one population (K = N members, one batched network), which is how
-the service evaluates a candidate too, so the numbers match. torch is imported only when the
+the service evaluates a candidate too, so the numbers match. With ``--baseline`` the baselines
+train in the same population with the same seeds, and the report says how the expression
+compares with each ("+0.012 ± 0.004 over ReLU"). torch is imported only when the
 command runs: ``actsearch --help`` stays fast.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import IO, Any
 
 from api.cli import CliError
-from worker.spec import MAX_SEEDS, MAX_STEPS, PRECISIONS
+from worker.spec import DEFAULT_BASELINES, MAX_BASELINES, MAX_SEEDS, MAX_STEPS, PRECISIONS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: bfloat16 autocast, as a job's task.precision (for GPUs; default fp32)")
+    p.add_argument("--baseline", action="append", default=[], metavar="EXPR", dest="baselines",
+                   help="also train EXPR with the same seeds, in the same population, and compare; repeatable; "
+                        "'default' is ReLU and SiLU (a job's default baselines)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -73,7 +79,7 @@ class ProgressBar:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     report = evaluate(args.expression, task_name=args.task, options=parse_options(args.options),
                       seeds=args.seeds, steps=args.steps, device=args.device, precision=args.precision,
-                      progress=sys.stderr)
+                      progress=sys.stderr, baselines=args.baselines)
     if args.json:
         print(json.dumps(report, sort_keys=True))
     else:
@@ -95,19 +101,19 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None, seeds: int,
-             steps: int | None, device: str, progress: IO[str] | None, precision: str = "fp32") -> dict[str, Any]:
-    """Trains ``text`` on ``task_name`` with seeds ``0 … seeds-1``; a JSON-ready report."""
+             steps: int | None, device: str, progress: IO[str] | None, precision: str = "fp32",
+             baselines: list[str] | None = None) -> dict[str, Any]:
+    """Trains ``text`` (and ``baselines``, in the same population) on ``task_name`` with seeds
+    ``0 … seeds-1``; a JSON-ready report."""
     import torch
 
     from evaluator import Fitness, Member, TaskError, get_task, train_population
-    from space import ExprError, ParseError, parse
 
-    try:
-        expr = parse(text)
-    except ParseError as exc:
-        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
-    except ExprError as exc:
-        raise CliError(f"bad expression: {exc}") from None
+    expr = _parse(text, "expression")
+    texts = [b for given in baselines or [] for b in (DEFAULT_BASELINES if given == "default" else (given,))]
+    if len(texts) > MAX_BASELINES:
+        raise CliError(f"at most {MAX_BASELINES} baselines (a job's baselines), got {len(texts)}")
+    references = [_parse(b, f"baseline {b!r}") for b in texts]
     try:
         task = get_task(task_name, **(options or {}))
     except TaskError as exc:
@@ -134,7 +140,7 @@ def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None
         if bar is not None:
             bar.update(done, total)
 
-    members = [Member(expr, seed) for seed in range(seeds)]
+    members = [Member(e, seed) for e in (expr, *references) for seed in range(seeds)]
     began = time.perf_counter()
     try:
         run = train_population(task, members, budget=budget, device=dev, bf16=precision == "bf16", on_step=on_step)
@@ -148,7 +154,9 @@ def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None
         bar.close(done)
     # the training loop's own rate, without loading data and building the network
     rate = (done - first) / (t1 - t0) if t1 > t0 else 0.0
-    fitness = Fitness.of(run.results)
+    fitness = Fitness.of(run.results[:seeds])
+    compared = [_compared(reference, Fitness.of(run.results[seeds * (i + 1): seeds * (i + 2)]), fitness)
+                for i, reference in enumerate(references)]
     return {
         "expression": str(expr),
         "task": task.name,
@@ -158,11 +166,50 @@ def evaluate(text: str, *, task_name: str, options: dict[str, Any] | None = None
         "seeds": seeds,
         "steps": budget.steps,
         "fitness": fitness.to_json(),
-        "runs": [r.to_json() for r in run.results],
+        "runs": [r.to_json() for r in run.results[:seeds]],
+        "baselines": compared,
         "steps_done": done,
         "wall_time": wall,  # the whole evaluation: data, network, training, validation
         "steps_per_second": rate,  # population steps: each one trains every seed
     }
+
+
+def _parse(text: str, what: str) -> Any:
+    from space import ExprError, ParseError, parse
+
+    try:
+        return parse(text)
+    except ParseError as exc:
+        raise CliError(f"cannot parse {what}: {exc}\n{exc.pointer()}") from None
+    except ExprError as exc:
+        raise CliError(f"bad {what}: {exc}") from None
+
+
+def _compared(reference: Any, baseline: Any, fitness: Any) -> dict[str, Any]:
+    """A baseline's fitness, and the expression's difference from it with the standard error
+    of that difference over the seeds (None where either did not train)."""
+    from space import identify_exact
+
+    match = identify_exact(reference)
+    delta = spread = None
+    if fitness.mean is not None and baseline.mean is not None:
+        n = max(1, len(baseline.per_seed))
+        delta = fitness.mean - baseline.mean
+        spread = math.sqrt(((fitness.std or 0.0) ** 2 + (baseline.std or 0.0) ** 2) / n)
+    return {"name": match.name if match is not None else str(reference), "expression": str(reference),
+            "fitness": baseline.to_json(), "difference": delta, "spread": spread}
+
+
+def _relative(baselines: list[dict[str, Any]]) -> str:
+    """"+0.0120 ± 0.0040 over ReLU, -0.0030 ± 0.0051 vs SiLU"."""
+    parts = []
+    for b in baselines:
+        if b["difference"] is None:
+            parts.append(f"{b['name']}: - (it did not train: {b['fitness']['reason'] or 'no fitness'})")
+        else:
+            word = "over" if b["difference"] > 0 else "vs"
+            parts.append(f"{b['difference']:+.4f} ± {b['spread']:.4f} {word} {b['name']}")
+    return ", ".join(parts)
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -181,6 +228,12 @@ def _print_report(report: dict[str, Any]) -> None:
         ("wall time", f"{report['wall_time']:.2f} s, {report['steps_per_second']:.0f} steps/s "
                       f"({report['seeds']} seed{'s' if report['seeds'] > 1 else ''} per step)"),
     ]
+    if report["baselines"]:
+        rows.append(("vs baselines", _relative(report["baselines"]) if fit["mean"] is not None
+                     else "- (the expression did not train)"))
+        for b in report["baselines"]:
+            mean = b["fitness"]["mean"]
+            rows.append((f"  {b['name']}", "-" if mean is None else f"{mean:.4f} ± {b['fitness']['std']:.4f}"))
     for run in report["runs"]:
         if run["detail"]:
             rows.append((f"seed {run['seed']}", f"{run['status']}: {run['reason']}: {run['detail']}"))

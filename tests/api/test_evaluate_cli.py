@@ -61,6 +61,9 @@ def test_unknown_task_is_a_message_with_exit_2() -> None:
         (("x", "--task", "mnist1d-mlp", "--steps", "-5"), "--steps must be from 1 to 1,000,000"),
         (("x", "--task", "mnist1d-mlp", "--device", "nonsense"), "device 'nonsense' is not usable"),
         (("x", "--task", "npz", "--option", "path"), "--option must be KEY=VALUE, got 'path'"),
+        (("x", "--task", "mnist1d-mlp", "--baseline", "relu(x"), "cannot parse baseline 'relu(x'"),
+        (("x", "--task", "mnist1d-mlp", "--baseline", "default", "--baseline", "default", "--baseline", "x"),
+         "at most 4 baselines"),
         (("x", "--task", "npz"), "bad options for task 'npz': missing a required argument: 'path'; its options: "
                                  "path, model='mlp', kind='auto'"),
         (("x", "--task", "mnist1d-mlp", "--option", "hiden=64"), "'hiden'; its options: hidden=128, depth=2"),
@@ -113,3 +116,23 @@ def test_an_expression_may_start_with_a_minus(capsys: pytest.CaptureFixture[str]
     assert json.loads(capsys.readouterr().out)["expression"] == "-min0(-x)"
     assert main(["evaluate", "--task", "mnist1d-mlp", "--steps", "5", "--json", "--", "-x*tanh(x)"]) == 0
     assert json.loads(capsys.readouterr().out)["expression"] == "-x * tanh(x)"
+
+
+def test_baselines_train_in_the_same_population_and_are_compared(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["evaluate", "x*tanh(softplus(x))", "--task", "mnist1d-mlp", "--seeds", "2", "--steps", "40"]
+    assert main([*args, "--baseline", "default", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    relu, silu = report["baselines"]
+    assert (relu["name"], relu["expression"], silu["name"]) == ("ReLU", "relu(x)", "SiLU")
+    assert [r["seed"] for r in report["runs"]] == [0, 1]  # the expression's own runs only
+    for baseline in (relu, silu):
+        assert baseline["fitness"]["status"] == "ok" and len(baseline["fitness"]["per_seed"]) == 2
+        assert baseline["difference"] == pytest.approx(report["fitness"]["mean"] - baseline["fitness"]["mean"])
+        assert baseline["spread"] >= 0
+    # the same seeds train the same networks whether or not baselines share the population
+    assert main([*args, "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["fitness"]["per_seed"] == pytest.approx(report["fitness"]["per_seed"], rel=1e-4)
+    assert main(["evaluate", "relu(x)", "--task", "mnist1d-mlp", "--steps", "40", "--baseline", "x*sigmoid(x)"]) == 0
+    out = capsys.readouterr().out
+    assert "vs baselines" in out and " SiLU" in out
