@@ -6,7 +6,8 @@ import { REFERENCES, referenceSeries } from "./format.js";
 
 /**
  * Two charts, f(x) and f'(x). items: [{label, curve}] where curve is the API's
- * GET /candidates/{id}/curve answer; refs: names of REFERENCES to overlay.
+ * GET /candidates/{id}/curve answer (label: text or a node, see format.curveLabel); refs: names
+ * of REFERENCES to overlay.
  */
 export function functionPlots(items, refs, { what = "functions" } = {}) {
   const x = items.length ? items[0].curve.x : Array.from({ length: 201 }, (_, i) => -5 + i * 0.05);

@@ -49,15 +49,39 @@ export function statusExtra(job) {
   return ACTIVE.has(job.status) ? "" : stopText(job);
 }
 
+/** The job's elapsed seconds at `now` (performance.now()): the API's value, read at `readAt`,
+ * plus the time since while it runs. The runner saves the value at every heartbeat (5 s), so
+ * between polls (and while a first population trains, when no event comes) the page counts on. */
+export function liveElapsed(job, readAt, now = performance.now()) {
+  const saved = job.elapsed_seconds || 0;
+  return job.status === "running" ? saved + Math.max(0, (now - readAt) / 1000) : saved;
+}
+
 /** Seconds of search still to go, from the rate so far (and the time budget, if any). */
-export function eta(job) {
+export function eta(job, elapsed = job.elapsed_seconds) {
   if (!ACTIVE.has(job.status)) return null;
   const { candidates_done: done, candidates_budget: budget } = job.progress;
   const limits = [];
-  if (budget && done > 0 && job.elapsed_seconds > 0) limits.push(((budget - done) * job.elapsed_seconds) / done);
+  if (budget && done > 0 && elapsed > 0) limits.push(((budget - done) * elapsed) / done);
   const seconds = job.spec?.budget?.seconds;
-  if (typeof seconds === "number") limits.push(seconds - job.elapsed_seconds);
+  if (typeof seconds === "number") limits.push(seconds - elapsed);
   return limits.length ? Math.max(0, Math.min(...limits)) : null;
+}
+
+/** Whether a confirm phase will re-train anything after the search. */
+function confirmFollows(job) {
+  return (job.spec?.confirm?.top_k ?? 0) > 0 || (job.spec?.baselines?.length ?? 0) > 0;
+}
+
+/** What the ETA says. The estimate is the search's: the confirm phase that follows is named, not
+ * guessed, and while it runs the ETA says so instead of "0 s". */
+export function etaText(job, elapsed = job.elapsed_seconds) {
+  if (job.status !== "running") return "—";
+  if (job.phase === "confirm") return "confirming…";
+  const seconds = eta(job, elapsed);
+  if (seconds === null) return "—";
+  if (seconds < 0.5) return "finishing the search…";
+  return `${duration(seconds)}${confirmFollows(job) ? " + confirm phase" : ""}`;
 }
 
 /** "0.912 ± 0.004" once confirmed, else the search fitness. */
@@ -115,6 +139,30 @@ export function signalChip(properties) {
 
 export function math(row, options) {
   return renderMath(row.latex, row.expression, options);
+}
+
+/** A parameter name as LaTeX, as the service prints it (beta -> \beta, beta1 -> \beta_{1}). */
+export function paramLatex(name) {
+  const suffix = name.startsWith("beta") ? name.slice(4) : null;
+  if (suffix === null) return `\\mathrm{${name}}`;
+  return suffix ? `\\beta_{${suffix}}` : "\\beta";
+}
+
+/** A plot legend's label: the function as MathML (as in the tables), after an optional prefix,
+ * and the parameter values its curve is drawn with ("β = 1"). */
+export function curveLabel(row, params = {}, prefix = "") {
+  const values = Object.entries(params || {});
+  const latex = values.map(([name, value]) => `${paramLatex(name)} = ${num(value)}`).join(",\\; ");
+  return h("span", { class: "curve-label" }, prefix, math(row),
+    values.length ? [", ", renderMath(latex, values.map(([k, v]) => `${k} = ${num(v)}`).join(", "))] : null);
+}
+
+/** A worker (host:pid, and :node_id on Ray) with each long part cut to 8 characters; the whole
+ * in the title. A Ray node id is 56 characters: whole, it squeezed the candidate's metrics. */
+export function workerLabel(worker) {
+  if (!worker) return "—";
+  const short = worker.split(":").map((part) => (part.length > 16 ? `${part.slice(0, 8)}…` : part)).join(":");
+  return h("span", { class: "id", title: worker }, short);
 }
 
 // Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): JavaScript has no erf, and GELU needs one.

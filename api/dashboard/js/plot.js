@@ -59,7 +59,7 @@ function runs(x, y) {
 }
 
 /**
- * A line chart. series: [{label, x, y, color, dash}]. Options: title (the accessible name),
+ * A line chart. series: [{label, x, y, color, dash}] (label: text or a node, e.g. MathML). Options: title (the accessible name),
  * xLabel, yLabel, step (a step function, for best-so-far), include (y values always shown),
  * limit (|y| beyond it is clipped: exp(x) would flatten everything else).
  */
@@ -123,7 +123,9 @@ export function linePlot(series, { title, xLabel = "x", yLabel = "", step = fals
   if (legend && series.length) {
     figure.append(h("figcaption", {}, h("ul", { class: "legend" }, series.map((item, i) => h("li", {},
       h("span", { class: ["swatch", item.dash && "dashed"], "aria-hidden": "true",
-        style: { borderColor: item.color || COLORS[i % COLORS.length] } }), item.label)))));
+        style: { borderColor: item.color || COLORS[i % COLORS.length] } }),
+      // a label may be MathML, and one series list draws two charts (f and f'): each its own copy
+      item.label instanceof Node ? item.label.cloneNode(true) : item.label)))));
   }
   return figure;
 }

@@ -4,7 +4,9 @@
 import { aborted, api, curve, describeError } from "../api.js";
 import { h, panel, put, toast } from "../dom.js";
 import { functionPlots, referenceControls } from "../curves.js";
-import { duration, fitnessText, knownBadge, math, num, propertyBadges, statusBadge } from "../format.js";
+import {
+  curveLabel, fitnessText, knownBadge, math, num, propertyBadges, statusBadge, workerLabel,
+} from "../format.js";
 import { compareButton } from "../selection.js";
 
 const EXPORTS = [
@@ -74,19 +76,46 @@ function exportPanel(candidate, signal) {
     caption, preview);
 }
 
+// What the wall time and the rate of a run in a population are (issue 18: 0.355 s beside 291.3
+// steps/s for 600 steps did not add up: the first is a member's share, the second the shared loop's).
+const WALL_TIME_MEANS = "Wall time of the run. Trained in a population of K members (one batched network), "
+  + "this is its share: the population's wall time divided by K.";
+const RATE_MEANS = "Steps per second of the training loop. In a population every member advances one step per "
+  + "step, so this is the population's rate, not divided by K; data loading, building and validation excluded.";
+
+function metricsList(evaluation) {
+  const entries = Object.entries(evaluation.metrics || {});
+  if (!entries.length) return "—";
+  // each "k=v" whole; lines break after the commas between them
+  return entries.map(([k, v], i) => [i ? ", " : "", h("span", {
+    class: "metric", title: k === "steps_per_second" ? RATE_MEANS : null,
+  }, `${k}=${num(v)}`)]);
+}
+
+function wallTime(e) {
+  if (e.wall_time === null) return "—";
+  const value = h("span", { class: "value" }, `${num(e.wall_time, 3)} s`);
+  if (!e.population || e.population < 2) return h("span", { title: WALL_TIME_MEANS }, value);
+  return h("span", { title: WALL_TIME_MEANS }, value, h("div", { class: "muted small share" },
+    `1/${e.population} of ${num(e.wall_time * e.population, 3)} s`));
+}
+
 function evaluationsTable(evaluations) {
-  const metrics = (m) => Object.entries(m || {}).map(([k, v]) => `${k}=${num(v)}`).join(", ") || "—";
+  const headers = [["Task"], ["Seed"], ["Phase"], ["Steps"], ["Status"], ["Fitness"], ["Metrics"],
+    ["Wall time", WALL_TIME_MEANS], ["Worker"]];
   return h("div", { class: "table-wrap" }, h("table", { class: "evaluations" },
     h("caption", { class: "sr-only" }, "Every evaluation of the candidate"),
-    h("thead", {}, h("tr", {}, ["Task", "Seed", "Phase", "Steps", "Status", "Fitness", "Metrics", "Wall time", "Worker"]
-      .map((label) => h("th", { scope: "col" }, label)))),
+    h("thead", {}, h("tr", {}, headers.map(([label, title]) => h("th", { scope: "col", title }, label)))),
     h("tbody", {}, evaluations.length ? evaluations.map((e) => h("tr", {},
       h("td", {}, e.task), h("td", { class: "num" }, e.seed), h("td", {}, e.phase), h("td", { class: "num" }, num(e.steps)),
       h("td", {}, statusBadge(e.status), e.reason ? h("div", { class: "muted small" }, e.reason) : null),
-      h("td", { class: "num" }, num(e.fitness)), h("td", { class: "metrics" }, metrics(e.metrics)),
-      h("td", { class: "num" }, e.wall_time === null ? "—" : `${num(e.wall_time, 3)} s`),
-      h("td", { class: "small" }, e.worker || "—")))
-      : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No evaluation yet.")))));
+      h("td", { class: "num" }, num(e.fitness)), h("td", { class: "metrics" }, metricsList(e)),
+      h("td", { class: "num" }, wallTime(e)),
+      h("td", { class: "small worker" }, workerLabel(e.worker))))
+      : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No evaluation yet.")))),
+    evaluations.some((e) => e.population > 1)
+      ? h("p", { class: "muted small" }, "Trained in a population, a run's wall time is its share of the "
+        + "population's time; steps_per_second is the population's shared training loop.") : null);
 }
 
 function identity(candidate, params) {
@@ -105,7 +134,9 @@ function propertiesTable(properties) {
   const entries = Object.entries(properties || {});
   return [propertyBadges(properties), entries.length ? h("table", { class: "pairs-table" },
     h("caption", { class: "sr-only" }, "Measured properties"),
-    h("tbody", {}, entries.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, num(v)))))) : null];
+    h("tbody", {}, entries.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k),
+      // a structured value (the confirm phase's transfer verdict) is JSON, which may break anywhere
+      h("td", {}, v !== null && typeof v === "object" ? h("code", { class: "json" }, JSON.stringify(v)) : num(v)))))) : null];
 }
 
 export function render(main, { id, signal }) {
@@ -120,8 +151,8 @@ export function render(main, { id, signal }) {
       const job = await api(`/jobs/${candidate.job_id}`, { signal });
       document.title = `${candidate.expression} · actsearch`;
       const plots = h("div");
-      const drawPlots = () => put(plots, functionPlots([{ label: candidate.expression, curve: samples }], refs,
-        { what: "function" }));
+      const drawPlots = () => put(plots, functionPlots([{ label: curveLabel(candidate, samples.params), curve: samples }],
+        refs, { what: "function" }));
       drawPlots();
       put(main,
         h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/jobs" }, "Jobs"), " / ",

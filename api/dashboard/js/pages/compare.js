@@ -3,7 +3,7 @@
 import { aborted, api, curve, describeError } from "../api.js";
 import { h, panel, put } from "../dom.js";
 import { functionPlots, referenceControls } from "../curves.js";
-import { fitnessText, fitnessValue, knownBadge, math, num } from "../format.js";
+import { curveLabel, fitnessText, fitnessValue, knownBadge, math, num } from "../format.js";
 import { COLORS, intervalChart } from "../plot.js";
 import { MAX_COMPARE, save, selected, toggle } from "../selection.js";
 
@@ -78,7 +78,7 @@ export function render(main, { params, signal }) {
       const [curves, owners] = await Promise.all([Promise.all(ids.map((i) => curve(i))),
         Promise.all(candidates.map((c) => job(c.job_id)))]);
       if (signal.aborted) return;
-      const label = (c) => `#${c.id} ${c.expression}`;
+      const label = (c, i) => curveLabel(c, curves[i].params, `#${c.id} `);
       put(chosen, h("div", { class: "table-wrap" }, h("table", { class: "compare" },
         h("caption", { class: "sr-only" }, "Selected candidates"),
         h("thead", {}, h("tr", {}, ["Colour", "Function", "Job", "Task", "Fitness", "Known as", "Remove"].map((t, i) => h("th", { scope: "col" },
@@ -92,7 +92,7 @@ export function render(main, { params, signal }) {
           h("td", {}, knownBadge(c)),
           h("td", {}, h("button", { type: "button", class: "secondary small", "aria-label": `Remove candidate ${c.id}`,
             onclick: () => { toggle(c.id); draw(); pick(Number(jobSelect.value)); } }, "Remove"))))))));
-      put(plots, functionPlots(candidates.map((c, i) => ({ label: label(c), curve: curves[i] })), refs,
+      put(plots, functionPlots(candidates.map((c, i) => ({ label: label(c, i), curve: curves[i] })), refs,
         { what: "selected functions" }));
       put(fitness, intervalChart(candidates.map((c) => ({ label: `#${c.id} ${c.expression}`.slice(0, 32),
         mean: fitnessValue(c), std: c.confirmed_seeds > 0 ? c.confirmed_std : null })), { title: "Fitness of the selected candidates" }));

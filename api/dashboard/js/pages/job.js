@@ -5,7 +5,8 @@ import { aborted, api, curve, describeError } from "../api.js";
 import { h, panel, put, throttle, toast } from "../dom.js";
 import { functionPlots, referenceControls } from "../curves.js";
 import {
-  ACTIVE, duration, eta, fitnessText, knownBadge, math, num, propertyBadges, statusBadge, statusExtra, stopText, when,
+  ACTIVE, curveLabel, duration, etaText, fitnessText, knownBadge, liveElapsed, math, num, propertyBadges, statusBadge,
+  statusExtra, stopText, when,
 } from "../format.js";
 import { barList, linePlot } from "../plot.js";
 import { compareButton } from "../selection.js";
@@ -13,6 +14,7 @@ import { followEvents } from "../sse.js";
 import { specDetails } from "./spec.js";
 
 const PAGE = 20;
+const MAX_PAGE = 500;  // the API's largest page (and the insights' largest top)
 const ACTIVITY = 40;
 
 function describeEvent(kind, data) {
@@ -51,10 +53,13 @@ function leaderRow(row, evaluations, searchSeeds) {
 }
 
 export function render(main, { id, signal }) {
-  const state = { job: null, board: null, insights: null, limit: PAGE, topK: 5, refs: new Set(["SiLU"]), plotKey: "" };
+  const state = { job: null, readAt: 0, board: null, insights: null, limit: PAGE, topK: 5, refs: new Set(["SiLU"]),
+    plotKey: "" };
   const head = h("div", { class: "page-head" }, h("h1", {}, `Job #${id}`));
   const live = h("span", { class: "live", role: "status", id: "live-state" }, "loading…");
   const stats = h("dl", { class: "stats" });
+  const elapsedValue = h("span", { id: "elapsed" });
+  const etaValue = h("span", { id: "eta" });
   const actions = h("div", { class: "actions" });
   const error = h("p", { class: "error", role: "alert" });
   const boardBody = h("tbody");
@@ -98,7 +103,7 @@ export function render(main, { id, signal }) {
     try {
       const curves = await Promise.all(rows.map((r) => curve(r.candidate_id)));
       if (signal.aborted || key !== state.plotKey) return;
-      const items = rows.map((r, i) => ({ label: `#${r.rank} ${r.expression}`, curve: curves[i] }));
+      const items = rows.map((r, i) => ({ label: curveLabel(r, curves[i].params, `#${r.rank} `), curve: curves[i] }));
       put(plots, rows.length ? functionPlots(items, state.refs, { what: `top ${rows.length} functions` })
         : [h("p", { class: "muted" }, "No candidate has a fitness yet; references only:"), functionPlots([], state.refs)]);
     } catch (err) {
@@ -116,14 +121,25 @@ export function render(main, { id, signal }) {
       ["Evaluations", `${num(p.evaluations_done)} (${num(p.rejected)} rejected, ${num(p.failed)} failed)`],
       ["Stopped by", stopText(job) || (ACTIVE.has(job.status) ? "—" : job.status)],
       ["Best fitness", num(job.best_fitness)],
-      ["Elapsed", duration(job.elapsed_seconds)],
-      ["ETA", ACTIVE.has(job.status) ? duration(eta(job)) : "—"],
+      ["Elapsed", elapsedValue],
+      ["ETA", etaValue],
       ["Owner", job.owner], ["Created", when(job.created_at)], ["Finished", when(job.finished_at)],
     ];
     put(stats, items.map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
+    tick();
     cancel.hidden = !ACTIVE.has(job.status) || job.cancel_requested;
     put(details, specDetails(job));
   }
+
+  // Elapsed and ETA count on between refreshes: no event may come for minutes (a first
+  // population training), and the runner saves the elapsed time at every heartbeat only.
+  function tick() {
+    if (!state.job) return;
+    const elapsed = liveElapsed(state.job, state.readAt);
+    elapsedValue.textContent = duration(elapsed);
+    etaValue.textContent = etaText(state.job, elapsed);
+  }
+  const ticker = setInterval(tick, 1000);
 
   // One button for the page's life: redrawn on every event, it would forget that it was armed.
   function cancelButton() {
@@ -157,10 +173,36 @@ export function render(main, { id, signal }) {
       : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No candidates yet.")));
     if (focused) boardBody.querySelector(`tr[data-candidate="${focused}"] button, tr[data-candidate="${focused}"] a`)?.focus();
     put(boardMore, h("span", { class: "muted" }, `${board.data.length} of ${num(board.count)} candidates`),
-      board.count > board.data.length ? h("button", { type: "button", class: "secondary", onclick: () => {
-        state.limit = Math.min(500, state.limit + PAGE);
-        refresh();
-      } }, "Show more") : null);
+      board.next_cursor ? h("button", { type: "button", class: "secondary", id: "show-more",
+        onclick: (event) => showMore(event.currentTarget) }, "Show more") : null);
+  }
+
+  // The next page, right after the last row shown (by its cursor: as cheap at any depth, and no
+  // row shown twice however the ranking moved above it); live refreshes then keep the longer board.
+  async function showMore(button) {
+    button.disabled = true;
+    try {
+      const page = await api(`/jobs/${id}/leaderboard`, { query: { limit: PAGE, cursor: state.board.next_cursor },
+        signal });
+      state.limit = state.board.data.length + PAGE;
+      state.board = { ...page, data: [...state.board.data, ...page.data] };
+      drawBoard(state.board, state.insights);
+    } catch (err) {
+      button.disabled = false;
+      if (!aborted(err, signal)) error.textContent = describeError(err);
+    }
+  }
+
+  // The top `rows` rows: the first page as large as the API gives, then page after page by cursor.
+  async function loadBoard(rows) {
+    const board = await api(`/jobs/${id}/leaderboard`, { query: { limit: Math.min(rows, MAX_PAGE) }, signal });
+    while (board.data.length < rows && board.next_cursor) {
+      const page = await api(`/jobs/${id}/leaderboard`, { query: {
+        limit: Math.min(rows - board.data.length, MAX_PAGE), cursor: board.next_cursor }, signal });
+      board.data.push(...page.data);
+      board.next_cursor = page.next_cursor;
+    }
+    return board;
   }
 
   function drawInsights(insights) {
@@ -183,12 +225,16 @@ export function render(main, { id, signal }) {
     const seq = ++started;
     try {
       // insights first: its last_event_id is then no newer than what the other two show
-      const insights = await api(`/jobs/${id}/insights`, { query: { top: state.limit }, signal });
-      const [job, board] = await Promise.all([api(`/jobs/${id}`, { signal }),
-        api(`/jobs/${id}/leaderboard`, { query: { limit: state.limit }, signal })]);
+      const rows = state.limit;
+      const insights = await api(`/jobs/${id}/insights`, { query: { top: Math.min(rows, MAX_PAGE) }, signal });
+      const [job, board] = await Promise.all([api(`/jobs/${id}`, { signal }), loadBoard(rows)]);
       if (seq < shown) return insights;  // a slow answer overtaken by a newer one: keep the newer
+      if (rows < state.limit) {  // "Show more" added rows while this was read: read the longer board
+        refresh();
+        return insights;
+      }
       shown = seq;
-      Object.assign(state, { job, board, insights });
+      Object.assign(state, { job, readAt: performance.now(), board, insights });
       error.textContent = "";
       drawJob(job);
       drawBoard(board, insights);
@@ -226,5 +272,8 @@ export function render(main, { id, signal }) {
       if (s === "ended") refresh();
     } });
   });
-  return () => stream?.close();
+  return () => {
+    clearInterval(ticker);
+    stream?.close();
+  };
 }
