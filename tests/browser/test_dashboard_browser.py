@@ -90,13 +90,16 @@ def test_a_user_submits_a_job_and_follows_it_live(server: Server, page: Any, sho
     page.evaluate(f"""() => {{ window.samples = [];
         setInterval(() => samples.push(document.querySelectorAll("{ROWS}:not(.result-pending)").length), 100); }}""")
     page.wait_for_selector("#live-state[data-state=ended]", timeout=90_000)
-    page.wait_for_function(f"() => document.querySelectorAll('{ROWS}').length === 6")
+    job = api(server, "GET", f"/jobs/{job_id}")
+    # the baselines (ReLU and SiLU by default) rank beside the 6 candidates; one the search also found is stored once
+    rows = api(server, "GET", f"/jobs/{job_id}/leaderboard")["count"]
+    assert 6 <= rows <= 6 + len(job["spec"]["baselines"])
+    page.wait_for_function(f"() => document.querySelectorAll('{ROWS}').length === {rows}")
     samples = page.evaluate("samples")
     assert len(set(samples)) >= 2 and samples == sorted(samples), samples  # rows filled in, without a reload
     assert int(page.get_attribute("main", "data-events")) >= 6  # from the event stream
-    job = api(server, "GET", f"/jobs/{job_id}")
-    assert job["status"] == "completed" and job["progress"]["candidates_done"] == 6
-    page.wait_for_function(f"() => document.querySelectorAll('{ROWS} math').length === 6")
+    assert job["status"] == "completed" and job["progress"]["candidates_done"] == rows, job["progress"]
+    page.wait_for_function(f"() => document.querySelectorAll('{ROWS} math').length === {rows}")
     page.wait_for_selector("#functions svg polyline")
     page.wait_for_selector("#trace svg polyline")
     assert page.locator("#operators .bars li").count() > 0
