@@ -1,3 +1,3 @@
 """The built-in tasks; importing this package registers them."""
 
-from evaluator.tasks import charlm, cifar10, digits, mnist1d, npz, periodic  # noqa: F401
+from evaluator.tasks import charlm, cifar10, digits, digits_resnet, mnist1d, mnist1d_deep, npz, periodic  # noqa: F401
