@@ -136,10 +136,10 @@ def test_elapsed_and_eta_logic(tab: Any) -> None:
     read "0 s" while work went on); elapsed counts on from when it was read while the job runs."""
     cases = tab.evaluate(ETA_CASES)
     assert cases["live"] == 105 and cases["frozen"] == 100
-    assert cases["search"] == "1 min 40 s + confirm phase"  # 50 more candidates at 2 s each
-    assert cases["searchLive"] == "2 min 0 s + confirm phase"  # the rate with the live elapsed time
-    assert cases["noConfirm"] == "1 min 40 s" and cases["baselinesConfirm"] == "1 min 40 s + confirm phase"
-    assert cases["timeBudget"] == "30 s + confirm phase"  # the time budget ends it sooner
+    assert cases["search"] == "1 min 40 s + confirm"  # 50 more candidates at 2 s each
+    assert cases["searchLive"] == "2 min 0 s + confirm"  # the rate with the live elapsed time
+    assert cases["noConfirm"] == "1 min 40 s" and cases["baselinesConfirm"] == "1 min 40 s + confirm"
+    assert cases["timeBudget"] == "30 s + confirm"  # the time budget ends it sooner
     assert cases["searchDone"] == "finishing the search…"
     assert cases["confirming"] == "confirming…"
     assert cases["queued"] == cases["completed"] == "—"
@@ -148,6 +148,9 @@ def test_elapsed_and_eta_logic(tab: Any) -> None:
 def test_a_running_jobs_elapsed_time_counts_on_without_events(seeded: tuple[Server, dict[str, int]],
                                                               tab: Any) -> None:
     server, ids = seeded
+    row = tab.locator(f"tr[data-job='{ids['running']}']")  # the jobs list says so too
+    row.wait_for()
+    assert "confirming…" in row.inner_text()
     tab.goto(f"{server.base}/#/jobs/{ids['running']}")
     tab.wait_for_selector("#elapsed:not(:empty)")
     assert tab.inner_text("#eta") == "confirming…"

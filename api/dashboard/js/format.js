@@ -81,7 +81,7 @@ export function etaText(job, elapsed = job.elapsed_seconds) {
   const seconds = eta(job, elapsed);
   if (seconds === null) return "—";
   if (seconds < 0.5) return "finishing the search…";
-  return `${duration(seconds)}${confirmFollows(job) ? " + confirm phase" : ""}`;
+  return `${duration(seconds)}${confirmFollows(job) ? " + confirm" : ""}`;
 }
 
 /** "0.912 ± 0.004" once confirmed, else the search fitness. */

@@ -2,7 +2,7 @@
 
 import { aborted, api, describeError } from "../api.js";
 import { debounce, h, put } from "../dom.js";
-import { ACTIVE, duration, eta, num, statusBadge, statusExtra, when } from "../format.js";
+import { duration, etaText, num, statusBadge, statusExtra, when } from "../format.js";
 
 const STATUSES = ["queued", "running", "completed", "failed", "cancelled"];
 const PAGE = 50;
@@ -26,7 +26,7 @@ function row(job) {
     progressCell(job),
     h("td", { class: "num" }, num(job.best_fitness)),
     h("td", { class: "num" }, duration(job.elapsed_seconds)),
-    h("td", { class: "num" }, ACTIVE.has(job.status) ? duration(eta(job)) : "—"),
+    h("td", { class: "num" }, etaText(job)),  // the list polls every 3 s; the runner's heartbeat keeps elapsed live
     h("td", {}, when(job.created_at)));
 }
 
