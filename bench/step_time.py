@@ -3,15 +3,18 @@
 For each task and each K, trains a population of K members (known functions, cycled, one seed
 each) for ``--steps`` steps after a warm-up run, and reports the loop's milliseconds per step,
 the step time per member, and the seconds one candidate costs at the task's default budget
-(default steps × step time / K; validation excluded). ``cifar10-resnet20`` reads a synthetic
-CIFAR-10 directory in the standard python-pickle format (50,000 + 10,000 random images), written
-to a temporary folder. ``--kernels`` (CUDA) also counts the GPU kernels launched per step with
-the PyTorch profiler: on a GPU, small networks are bound by launches, not arithmetic.
+(default steps × step time / K; validation excluded). ``--full`` also trains each population
+through the whole default budget as the evaluator does (split into worker processes on the CPU,
+validation included) and reports its wall-clock seconds (``full_seconds``, and per candidate).
+``cifar10-resnet20`` reads a synthetic CIFAR-10 directory in the standard python-pickle format
+(50,000 + 10,000 random images), written to a temporary folder. ``--kernels`` (CUDA) also counts
+the GPU kernels launched per step with the PyTorch profiler: on a GPU, small networks are bound
+by launches, not arithmetic.
 
 Prints a line per measurement, then the JSON line ``{"device": …, "rows": [{"task", "k",
 "ms_per_step", "ms_per_member_step", "seconds_per_candidate", …}]}``.
 
-    python bench/step_time.py [--task NAME]... [--k 1 --k 32] [--steps 60] [--device cuda] [--bf16] [--kernels]
+    python bench/step_time.py [--task NAME]... [--k 1 --k 32] [--steps 60] [--device cuda] [--bf16] [--kernels] [--full]
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from space import parse
 
 FUNCTIONS = ("relu(x)", "x*sigmoid(x)", "tanh(x)", "max(x, sin(x))", "x*sigmoid(beta*x)", "x + sin(x)^2",
              "gelu(x)", "min(x, 0) + softplus(x)")
-TASKS = ("mnist1d-mlp", "digits-cnn", "periodic-extrapolation", "charlm-transformer", "cifar10-resnet20")
+TASKS = ("mnist1d-mlp", "digits-cnn", "periodic-extrapolation", "charlm-transformer", "cifar10-resnet20",
+         "mnist1d-deep-mlp", "mnist1d-resmlp", "digits-resnet")
 
 
 def synthetic_cifar(root: Path) -> Path:
@@ -80,6 +84,12 @@ def measure(task: Task, k: int, args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.kernels and args.device.startswith("cuda"):
         row["kernels_per_step"] = round(kernels_per_step(task, members, args.device, args.bf16, 10), 1)
+    if args.full:
+        began = time.perf_counter()
+        full = train_population(task, members, policy=off, device=args.device, bf16=args.bf16)
+        row["full_seconds"] = round(time.perf_counter() - began, 2)
+        row["full_seconds_per_candidate"] = round(row["full_seconds"] / k, 3)
+        row["full_ok"] = sum(r.status == "ok" for r in full.results)
     return row
 
 
@@ -91,6 +101,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--kernels", action="store_true", help="count CUDA kernel launches per step")
+    parser.add_argument("--full", action="store_true",
+                        help="also time one population through the whole default budget (validation included)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +114,8 @@ def main() -> None:
                 rows.append(row)
                 print(f"{name:<24} K={k:<4} {row['ms_per_step']:>9.2f} ms/step  {row['ms_per_member_step']:>8.3f} ms/member-step"
                       f"  {row['seconds_per_candidate']:>8.2f} s/candidate at {task.budget.steps} steps"
-                      + (f"  {row['kernels_per_step']:.0f} kernels/step" if "kernels_per_step" in row else ""),
+                      + (f"  {row['kernels_per_step']:.0f} kernels/step" if "kernels_per_step" in row else "")
+                      + (f"  full budget {row['full_seconds']:.1f} s" if "full_seconds" in row else ""),
                       flush=True)
     print(json.dumps({"device": args.device, **describe_cpu(), "bf16": args.bf16, "threads": torch.get_num_threads(),
                       "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,

@@ -114,6 +114,9 @@ def tasks(directory: Path) -> dict[str, Task]:
         "periodic-extrapolation": get_task("periodic-extrapolation"),
         "charlm-transformer": get_task("charlm-transformer"),
         "cifar10-resnet20": _unloaded_cifar(),
+        "mnist1d-deep-mlp": get_task("mnist1d-deep-mlp"),
+        "mnist1d-resmlp": get_task("mnist1d-resmlp"),
+        "digits-resnet": get_task("digits-resnet"),
         "npz (mlp, 64 features)": get_task("npz", path=_npz_file(directory, "mlp"), model="mlp"),
         "npz (cnn, 1x28x28)": get_task("npz", path=_npz_file(directory, "cnn"), model="cnn"),
     }

@@ -121,6 +121,8 @@ class DigitsResNet(DigitsCNN):
                    "batch norm, He init")
     budget = Budget(steps=200, batch_size=64, lr=3e-3, weight_decay=1e-2)
     quality_floor = 0.2  # chance is 0.1
+    # relu, tanh, silu, gelu, sin, softsign, elu: 0.23-0.47 after 25 steps of 200 (sin at 0.23),
+    # 0.47-0.88 after 50 of 200 (the default check), 0.29-0.72 after 50 of 400
     quality_min_steps = 50
 
     def __init__(self, width: int = 8, blocks: int = 3, norm: str = "batch") -> None:
