@@ -35,12 +35,20 @@ class ValidationErrors(BaseModel):
 
 
 class Progress(BaseModel):
-    candidates_done: int = Field(description="candidates with a finished search evaluation")
+    candidates_done: int = Field(description=(
+        "the search's candidates with a finished search evaluation (the baselines, trained beside them, not "
+        "counted; a baseline function the search proposes too counts as a baseline until the budget stops it)"))
     candidates_budget: int | None = Field(description="budget.candidates of the spec")
     fraction: float | None = Field(description="candidates_done / candidates_budget")
     evaluations_done: int
     rejected: int
     failed: int
+
+
+class BaselinePublic(BaseModel):
+    name: str = Field(description="the published name (ReLU, SiLU), else the expression")
+    expression: str
+    candidate_id: int = Field(description="its row among the job's candidates (it ranks on the leaderboard)")
 
 
 class JobPublic(BaseModel):
@@ -61,6 +69,9 @@ class JobPublic(BaseModel):
         "why the search stopped: `candidates` (budget.candidates used), `seconds` (budget.seconds ran out), "
         "`exhausted` (the space held no new function), `cancelled`, `failed`; null while it searches"))
     summary: Any | None
+    baselines: list[BaselinePublic] = Field(description=(
+        "the functions trained beside the candidates (JobSpec.baselines), stored as candidates of the job; "
+        "empty before the runner stores them and in a job without baselines"))
     spec: dict[str, Any] = Field(description="the validated JobSpec, defaults filled in")
 
 
@@ -72,6 +83,40 @@ class JobSubmitted(JobPublic):
 class JobsPublic(BaseModel):
     data: list[JobPublic]
     count: int = Field(description="jobs matching the filters, all pages")
+
+
+class Relative(BaseModel):
+    name: str = Field(description="the baseline")
+    difference: float = Field(description=(
+        "this candidate's score minus the baseline's: the confirmed means when both are confirmed, else the "
+        "search fitnesses (in a job of several tasks, the combined normalised scores)"))
+    spread: float | None = Field(description=(
+        "the standard error of the difference over the confirm seeds, sqrt(std² + std_baseline²) / sqrt(seeds); "
+        "null unless both confirmed means have a std"))
+
+
+class SeedsPublic(BaseModel):
+    mean: float | None = Field(description="mean fitness over the seeds that trained finitely")
+    std: float | None
+    seeds: int = Field(description="seeds that trained to a finite fitness")
+    of: int = Field(description="seeds run")
+    reason: str | None = Field(description="why the first seed that did not train failed")
+
+
+class TaskVerdict(SeedsPublic):
+    baselines: dict[str, SeedsPublic] = Field(description="each baseline's numbers on the task, by name")
+    fails: str | None = Field(description="why the candidate does not transfer to this task; null: it does")
+
+
+class VerdictBrief(BaseModel):
+    transfers: bool = Field(description="trains finitely on every confirm task and is not clearly worse than "
+                                        "the weakest baseline anywhere")
+    summary: str = Field(description="'transfers', or 'fails on TASK: why; …'")
+    fails_on: list[str] = Field(description="the tasks it fails on")
+
+
+class Verdict(VerdictBrief):
+    tasks: dict[str, TaskVerdict] = Field(description="per confirm task: the candidate's numbers beside the baselines'")
 
 
 class CandidateFields(BaseModel):
@@ -91,11 +136,15 @@ class CandidateFields(BaseModel):
     known_params: dict[str, Any] | None
     cost: float | None
     properties: dict[str, Any]
+    baseline: str | None = Field(description="the baseline's name when this is one of the job's baselines")
+    vs_baselines: list[Relative] = Field(description=(
+        "the score relative to each baseline (but itself) with a score to compare with"))
 
 
 class LeaderboardRow(CandidateFields):
     rank: int
     candidate_id: int
+    verdict: VerdictBrief | None = Field(description="the confirm phase's transfer verdict; null: none yet")
 
 
 class LeaderboardPublic(BaseModel):
@@ -113,6 +162,7 @@ class CandidatePublic(CandidateFields):
     fingerprint: str
     torch_source: str = Field(description="the PyTorch code that was evaluated")
     created_at: datetime
+    verdict: Verdict | None = Field(description="the confirm phase's transfer verdict, task by task; null: none yet")
 
 
 class EvaluationPublic(BaseModel):

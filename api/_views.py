@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row
+from sqlalchemy.orm import Session
 
 import store
 from api._errors import jsonable
 from api._schemas import (
+    BaselinePublic,
     CandidatePublic,
     EvaluationPublic,
     JobPublic,
     LeaderboardRow,
     Progress,
+    Relative,
+    Verdict,
+    VerdictBrief,
 )
+
+log = logging.getLogger(__name__)
+
+Shown = store.Candidate | Row[Any]  # a candidate, or a row of store.leaderboard_view / candidates_view
+Baselines = dict[int, tuple[str, Shown]]  # candidate id -> (name, its row), in the job's order
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -23,9 +37,37 @@ def utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def job_public(job: store.Job) -> JobPublic:
+def baselines_of(job: store.Job) -> list[BaselinePublic]:
+    """The job's baselines as the runner lists them in its summary ([] before it does)."""
+    listed = job.summary.get("baselines") if isinstance(job.summary, dict) else None
+    found = []
+    for item in listed if isinstance(listed, list) else []:
+        try:
+            found.append(BaselinePublic.model_validate(item))
+        except ValidationError:  # written by another version: the job still shows
+            log.warning("job %s lists a baseline the API cannot read: %r", job.id, item)
+    return found
+
+
+def jobs_public(session: Session, jobs: Sequence[store.Job]) -> list[JobPublic]:
+    """Jobs as shown, their progress counting the search's candidates only: the store's counter
+    counts the baselines as well (they are candidates of the job), so those that are done are
+    taken off it — one query for all the jobs, none for a job without baselines."""
+    listed = {job.id: baselines_of(job) for job in jobs}
+    done = store.finished_candidates(session=session, ids={b.candidate_id for bs in listed.values() for b in bs})
+    return [job_public(job, listed[job.id], sum(b.candidate_id in done for b in listed[job.id])) for job in jobs]
+
+
+def job_public(job: store.Job, baselines: list[BaselinePublic] | None = None, baselines_done: int = 0) -> JobPublic:
+    """``baselines_done``: how many of the job's baselines ``job.candidates_done`` counts
+    (:func:`jobs_public` reads it)."""
     budget = (job.spec.get("budget") or {}).get("candidates") if isinstance(job.spec, dict) else None
     budget = budget if isinstance(budget, int) and budget > 0 else None
+    done = max(0, job.candidates_done - baselines_done)
+    if budget is not None and stop_reason(job) == "candidates":
+        # the budget stopped the search: it proposed that many, and all of them finished (a
+        # baseline it proposed too is one of them, which the subtraction above cannot tell)
+        done = max(done, budget)
     return JobPublic(
         id=job.id,
         name=job.name,
@@ -37,9 +79,9 @@ def job_public(job: store.Job) -> JobPublic:
         started_at=utc(job.started_at),
         finished_at=utc(job.finished_at),
         progress=Progress(
-            candidates_done=job.candidates_done,
+            candidates_done=done,
             candidates_budget=budget,
-            fraction=None if budget is None else min(1.0, job.candidates_done / budget),
+            fraction=None if budget is None else min(1.0, done / budget),
             evaluations_done=job.evaluations_done,
             rejected=job.rejected,
             failed=job.failed,
@@ -49,6 +91,7 @@ def job_public(job: store.Job) -> JobPublic:
         error=job.error,
         stop_reason=stop_reason(job),
         summary=jsonable(job.summary),
+        baselines=baselines_of(job) if baselines is None else baselines,
         spec=jsonable(job.spec),
     )
 
@@ -62,7 +105,71 @@ def stop_reason(job: store.Job) -> Any:
     return stop if stop in ("candidates", "seconds", "exhausted") else None
 
 
-def _candidate_fields(candidate: store.Candidate | Row[Any]) -> dict[str, Any]:
+def baseline_rows(session: Session, job: store.Job, page: Sequence[Shown] = ()) -> Baselines:
+    """The job's baselines with their rows: from ``page`` where they are on it, else read (one
+    query, none when the page holds them all)."""
+    listed = baselines_of(job)
+    on_page = {row.id: row for row in page}
+    missing = {b.candidate_id for b in listed} - on_page.keys()
+    read = {row.id: row for row in store.candidates_view(session=session, ids=missing)}
+    return {b.candidate_id: (b.name, on_page.get(b.candidate_id) or read[b.candidate_id])
+            for b in listed if b.candidate_id in on_page or b.candidate_id in read}
+
+
+def relative(candidate: Shown, baselines: Baselines) -> list[Relative]:
+    """The candidate's score minus each other baseline's: the confirmed means when both are
+    confirmed (with the standard error of the difference over the seeds), else the search
+    fitnesses; baselines without a score to compare with are left out."""
+    found = []
+    for baseline_id, (name, baseline) in baselines.items():
+        if baseline_id == candidate.id:
+            continue
+        if candidate.confirmed_mean is not None and baseline.confirmed_mean is not None:
+            seeds = min(candidate.confirmed_seeds, baseline.confirmed_seeds)
+            stds = (candidate.confirmed_std, baseline.confirmed_std)
+            spread = (math.sqrt(stds[0] ** 2 + stds[1] ** 2) / math.sqrt(seeds)
+                      if stds[0] is not None and stds[1] is not None and seeds > 0 else None)
+            found.append(Relative(name=name, difference=candidate.confirmed_mean - baseline.confirmed_mean,
+                                  spread=spread))
+        elif candidate.fitness is not None and baseline.fitness is not None:
+            found.append(Relative(name=name, difference=candidate.fitness - baseline.fitness, spread=None))
+    return found
+
+
+def _stored_verdict(candidate: Shown) -> dict[str, Any] | None:
+    properties = candidate.properties
+    verdict = properties.get("verdict") if isinstance(properties, dict) else None
+    return verdict if isinstance(verdict, dict) and isinstance(verdict.get("transfers"), bool) else None
+
+
+def _fails_on(verdict: dict[str, Any]) -> list[str]:
+    tasks = verdict.get("tasks")
+    return [str(task) for task, row in tasks.items() if isinstance(row, dict) and row.get("fails")] \
+        if isinstance(tasks, dict) else []
+
+
+def verdict_brief(candidate: Shown) -> VerdictBrief | None:
+    """The transfer verdict in a line: transfers, or the tasks it fails on and why."""
+    verdict = _stored_verdict(candidate)
+    if verdict is None:
+        return None
+    return VerdictBrief(transfers=verdict["transfers"], summary=str(verdict.get("summary") or ""),
+                        fails_on=_fails_on(verdict))
+
+
+def verdict_table(candidate: Shown) -> Verdict | None:
+    """The whole transfer verdict: per confirm task the candidate's numbers beside each baseline's."""
+    verdict = _stored_verdict(candidate)
+    if verdict is None:
+        return None
+    try:
+        return Verdict.model_validate({**jsonable(verdict), "fails_on": _fails_on(verdict)})
+    except ValidationError:  # written by another version: the properties still hold it
+        log.warning("candidate %s has a verdict the API cannot read", candidate.id)
+        return None
+
+
+def _candidate_fields(candidate: Shown, baselines: Baselines) -> dict[str, Any]:
     """What a leaderboard row and a candidate's own view both show."""
     return {
         "number": candidate.number,
@@ -79,18 +186,22 @@ def _candidate_fields(candidate: store.Candidate | Row[Any]) -> dict[str, Any]:
         "known_params": jsonable(candidate.known_params),
         "cost": candidate.cost,
         "properties": jsonable(candidate.properties or {}),
+        "baseline": baselines[candidate.id][0] if candidate.id in baselines else None,
+        "vs_baselines": relative(candidate, baselines),
     }
 
 
-def leaderboard_row(rank: int, candidate: store.Candidate | Row[Any]) -> LeaderboardRow:
-    """A candidate, or a row of ``store.leaderboard_view``, at its rank."""
-    return LeaderboardRow(rank=rank, candidate_id=candidate.id, **_candidate_fields(candidate))
+def leaderboard_row(rank: int, candidate: Shown, baselines: Baselines | None = None) -> LeaderboardRow:
+    """A candidate, or a row of ``store.leaderboard_view``, at its rank; ``baselines``: the
+    job's (:func:`baseline_rows`)."""
+    return LeaderboardRow(rank=rank, candidate_id=candidate.id, verdict=verdict_brief(candidate),
+                          **_candidate_fields(candidate, baselines or {}))
 
 
-def candidate_public(candidate: store.Candidate) -> CandidatePublic:
+def candidate_public(candidate: store.Candidate, baselines: Baselines | None = None) -> CandidatePublic:
     return CandidatePublic(id=candidate.id, job_id=candidate.job_id, fingerprint=candidate.fingerprint,
                            torch_source=candidate.torch_source, created_at=candidate.created_at.replace(tzinfo=UTC),
-                           **_candidate_fields(candidate))
+                           verdict=verdict_table(candidate), **_candidate_fields(candidate, baselines or {}))
 
 
 def evaluation_public(evaluation: store.Evaluation, population: int | None = None) -> EvaluationPublic:

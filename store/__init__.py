@@ -17,8 +17,10 @@ from store._candidates import (
     SHOWN,
     RankKey,
     add_candidate,
+    candidates_view,
     count_candidates,
     find_candidate,
+    finished_candidates,
     get_candidate,
     leaderboard,
     leaderboard_view,
@@ -82,6 +84,7 @@ __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_
 __all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
 __all__ += ["RANK_ORDER", "SHOWN", "RankKey"]
 __all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard", "leaderboard_view"]
+__all__ += ["candidates_view", "finished_candidates"]
 __all__ += [
     "add_evaluation",
     "finish_evaluation",

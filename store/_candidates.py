@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import ColumnElement, Row, Select, bindparam, select, tuple_, up
 from sqlalchemy.orm import Session
 
 from store._jobs import lock_job
-from store._models import Candidate, Job
+from store._models import PENDING, Candidate, Job
 
 
 def get_candidate(*, session: Session, candidate_id: int) -> Candidate | None:
@@ -196,3 +197,19 @@ def leaderboard_view(
     named as the candidate's), without the count: what the API renders. Without the ORM's
     bookkeeping a page is read in half the time."""
     return _ranked(session, job_id, limit, offset, after, shown=True)
+
+
+def candidates_view(*, session: Session, ids: Collection[int]) -> list[Row[Any]]:
+    """The candidates of ``ids`` as plain rows of the ``SHOWN`` columns (as :func:`leaderboard_view`
+    gives them), in no order: a job's baselines beside a leaderboard page they are not on."""
+    if not ids:
+        return []
+    return list(session.execute(select(*SHOWN).where(Candidate.id.in_(list(ids)))).all())
+
+
+def finished_candidates(*, session: Session, ids: Collection[int]) -> set[int]:
+    """Those of ``ids`` whose candidate is no longer pending: the ones a job's ``candidates_done``
+    counts."""
+    if not ids:
+        return set()
+    return set(session.scalars(select(Candidate.id).where(Candidate.id.in_(list(ids)), Candidate.status != PENDING)))

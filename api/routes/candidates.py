@@ -11,7 +11,7 @@ import store
 from api._auth import CurrentToken, owned_candidate
 from api._deps import DatabaseDep
 from api._schemas import MAX_ID, CandidatePublic, EvaluationsPublic, Message, ValidationErrors
-from api._views import candidate_public, evaluation_public
+from api._views import baseline_rows, candidate_public, evaluation_public
 
 router = APIRouter(prefix="/candidates", tags=["candidates"], responses={
     401: {"model": Message, "description": "missing, invalid or revoked token"},
@@ -38,9 +38,12 @@ def _expr(candidate: store.Candidate) -> Any:
 
 @router.get("/{candidate_id}", operation_id="get_candidate", response_model=CandidatePublic)
 def get_candidate(candidate_id: CandidateId, principal: CurrentToken, database: DatabaseDep) -> CandidatePublic:
-    """The function, its identity, properties, the evaluated torch source and its fitness."""
+    """The function, its identity, properties, the evaluated torch source, its fitness, how it
+    compares with the job's baselines, and its transfer verdict task by task."""
     with database.session() as session:
-        return candidate_public(owned_candidate(session, principal, candidate_id))
+        candidate = owned_candidate(session, principal, candidate_id)
+        job = store.get_job(session=session, job_id=candidate.job_id)
+        return candidate_public(candidate, baseline_rows(session, job, [candidate]) if job is not None else None)
 
 
 @router.get("/{candidate_id}/evaluations", operation_id="list_candidate_evaluations",

@@ -26,7 +26,7 @@ from api._schemas import (
     ValidationErrors,
 )
 from api._settings import Settings
-from api._views import job_public, leaderboard_row
+from api._views import baseline_rows, job_public, jobs_public, leaderboard_row
 from worker.spec import EXAMPLE_SPEC, MULTI_TASK_EXAMPLE, JobSpec, SpecError
 
 log = logging.getLogger(__name__)
@@ -136,14 +136,14 @@ def list_jobs(
     with database.session() as session:
         jobs, count = store.list_jobs(session=session, owner=owner, status=status, name=name, limit=limit,
                                       offset=offset)
-        return JobsPublic(data=[job_public(job) for job in jobs], count=count)
+        return JobsPublic(data=jobs_public(session, jobs), count=count)
 
 
 @router.get("/{job_id}", operation_id="get_job", response_model=JobPublic, responses=NOT_FOUND)
 def get_job(job_id: JobId, principal: CurrentToken, database: DatabaseDep) -> JobPublic:
     """Status, phase, progress against the budget, best fitness and the spec."""
     with database.session() as session:
-        return job_public(owned_job(session, principal, job_id))
+        return jobs_public(session, [owned_job(session, principal, job_id)])[0]
 
 
 @router.post("/{job_id}/cancel", status_code=202, operation_id="cancel_job", response_model=JobPublic,
@@ -159,7 +159,7 @@ def cancel_job(job_id: JobId, principal: CurrentToken, writer: WriterDep) -> Job
             # No runner will say so: the event log must still end with the job's final status.
             store.append_event(session=session, job_id=job_id, kind="status",
                                data={"status": store.JOB_CANCELLED, "error": None})
-        return job_public(job)
+        return jobs_public(session, [job])[0]
 
 
 @router.get("/{job_id}/leaderboard", operation_id="get_leaderboard", response_model=LeaderboardPublic,
@@ -184,10 +184,11 @@ def get_leaderboard(
             rows = store.leaderboard_view(session=session, job_id=job_id, limit=limit + 1, offset=offset,
                                           after=after)
             rows, more = rows[:limit], len(rows) > limit
+            baselines = baseline_rows(session, job, rows)  # at most one query more: those not on the page
             page = LeaderboardPublic(
                 job_id=job_id,
                 count=job.candidates_proposed,  # the counter store.leaderboard reads, in the row loaded above
-                data=[leaderboard_row(start + i + 1, row) for i, row in enumerate(rows)],
+                data=[leaderboard_row(start + i + 1, row, baselines) for i, row in enumerate(rows)],
                 next_cursor=encode_cursor(job_id, start + len(rows), store.RankKey.of(rows[-1])) if more else None)
             body = page.model_dump_json().encode()
             cache.put(key, body)
