@@ -74,10 +74,44 @@ def _fitness(row: dict[str, Any]) -> str:
     return "-" if row.get("fitness") is None else f"{row['fitness']:.4f}"
 
 
+def relative_part(name: str, difference: float, spread: float | None) -> str:
+    """"+0.0120 ± 0.0040 over ReLU" (or "-0.0030 vs SiLU"; the spread where it is known)."""
+    word = "over" if difference > 0 else "vs"
+    return f"{difference:+.4f}{'' if spread is None else f' ± {spread:.4f}'} {word} {name}"
+
+
+def relative_text(row: dict[str, Any]) -> str:
+    """A leaderboard row against the job's baselines: "+0.0120 ± 0.0040 over ReLU, …"; a
+    baseline's own row says so first."""
+    parts = [relative_part(b["name"], b["difference"], b.get("spread")) for b in row.get("vs_baselines") or []]
+    text = ", ".join(parts) or "-"
+    return f"baseline {row['baseline']}" + (f"; {text}" if parts else "") if row.get("baseline") else text
+
+
+def verdict_text(row: dict[str, Any]) -> str:
+    """"transfers", "fails on T, U", or "-" before the confirm phase gave one."""
+    verdict = row.get("verdict")
+    if not verdict:
+        return "-"
+    if verdict["transfers"]:
+        return "transfers"
+    return f"fails on {', '.join(verdict['fails_on'])}" if verdict.get("fails_on") else verdict["summary"]
+
+
 def leaderboard_lines(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [f"{'#':>3}  {'id':>7}  {'fitness':<26}  {'known as':<12}  expression"]
-    for row in rows:
-        lines.append(f"{row['rank']:>3}  {row['candidate_id']:>7}  {_fitness(row):<26}  "
+    """The rows as a table; with baselines (or verdicts) a column for each: the score relative to
+    each baseline, and the transfer verdict."""
+    compared = any(row.get("baseline") or row.get("vs_baselines") or row.get("verdict") for row in rows)
+    relative = [relative_text(row) for row in rows]
+    verdicts = [verdict_text(row) for row in rows]
+    wide = max([len("vs baselines"), *map(len, relative)]), max([len("verdict"), *map(len, verdicts)])
+
+    def extra(vs: str, verdict: str) -> str:
+        return f"{vs:<{wide[0]}}  {verdict:<{wide[1]}}  " if compared else ""
+
+    lines = [f"{'#':>3}  {'id':>7}  {'fitness':<26}  {extra('vs baselines', 'verdict')}{'known as':<12}  expression"]
+    for row, vs, verdict in zip(rows, relative, verdicts, strict=True):
+        lines.append(f"{row['rank']:>3}  {row['candidate_id']:>7}  {_fitness(row):<26}  {extra(vs, verdict)}"
                      f"{row.get('known_as') or '-':<12}  {row['expression']}")
     return lines
 

@@ -16,6 +16,7 @@ import sys
 import time
 from typing import IO, Any
 
+from api._client_cmd import relative_part
 from api.cli import CliError
 from worker.spec import DEFAULT_BASELINES, MAX_BASELINES, MAX_SEEDS, MAX_STEPS, PRECISIONS
 
@@ -207,8 +208,7 @@ def _relative(baselines: list[dict[str, Any]]) -> str:
         if b["difference"] is None:
             parts.append(f"{b['name']}: - (it did not train: {b['fitness']['reason'] or 'no fitness'})")
         else:
-            word = "over" if b["difference"] > 0 else "vs"
-            parts.append(f"{b['difference']:+.4f} ± {b['spread']:.4f} {word} {b['name']}")
+            parts.append(relative_part(b["name"], b["difference"], b["spread"]))
     return ", ".join(parts)
 
 

@@ -247,3 +247,25 @@ def test_the_client_says_every_problem_of_a_spec(alice: Client) -> None:
     for field in ("colour: unknown field", "budget.candidates: must be an integer in [1, 100000], got 0",
                   "seed: must be an integer in [0, 2147483647], got -1"):
         assert field in error.value.message, error.value.message
+
+
+def test_the_cli_compares_with_the_baselines_and_gives_the_verdict(
+        live_url: str, tokens: Tokens, database: store.Database, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.api.test_api_baselines import DEEP, store_job
+
+    server = ("--server", live_url, "--token", tokens.secrets["alice"])
+    ids = store_job(database)
+    finish(database, ids["job"])
+    code, out, _ = run_cli(capsys, "leaderboard", str(ids["job"]), *server)
+    assert code == 0
+    head, *lines = out.splitlines()
+    assert "vs baselines" in head and "verdict" in head
+    row = {int(line.split()[1]): line for line in lines[:-1]}
+    assert "+0.0800 ± 0.0129 over ReLU, +0.0700 ± 0.0082 over SiLU" in row[ids["x + x^2"]]
+    assert f"fails on {DEEP}" in row[ids["x + x^2"]] and "transfers" in row[ids["x * tanh(softplus(x))"]]
+    assert "baseline ReLU; -0.0100 ± 0.0129 vs SiLU" in row[ids["relu(x)"]]
+    assert "-0.0800 vs ReLU, -0.0900 vs SiLU" in row[ids["sin(x) + x"]]  # search fitness: no spread
+    # watch's top 5 is the same table, under progress that counts the search's candidates only
+    code, out, _ = run_cli(capsys, "watch", str(ids["job"]), *server)
+    assert code == 0 and out.startswith(f"job {ids['job']} completed: 3/10 candidates")
+    assert "+0.0800 ± 0.0129 over ReLU" in out and "baseline SiLU" in out
