@@ -19,7 +19,13 @@ def error(data: object) -> SpecError:
 
 def test_defaults_are_filled_and_round_trip():
     spec = JobSpec.from_json(SMALL)
-    assert spec.controller.kind == "evolution" and spec.task.name == "mnist1d-mlp" and spec.task.seeds == 1
+    # no task named: the depth-aware default fitness, a hurdle in front
+    assert [(t.name, t.hurdle) for t in spec.scored_tasks] == [("mnist1d-deep-mlp", -0.25), ("mnist1d-resmlp", None)]
+    assert spec.aggregate == "min" and spec.baselines == ["relu(x)", "x*sigmoid(x)"]
+    assert JobSpec.from_json({**SMALL, "aggregate": "mean"}).aggregate == "mean"
+    one = JobSpec.from_json({**SMALL, "task": {"name": "digits-cnn"}})  # a named task replaces the default
+    assert [t.name for t in one.scored_tasks] == ["digits-cnn"] and "tasks" not in one.to_json()
+    assert spec.controller.kind == "evolution" and spec.primary.seeds == 1
     assert spec.confirm.top_k == 5 and spec.confirm.seeds == 3 and spec.seed == 0
     stored = json.loads(json.dumps(spec.to_json()))
     assert JobSpec.from_json(stored) == spec
@@ -78,7 +84,7 @@ def test_rungs_give_the_fidelities():
     spec = JobSpec.from_json({**SMALL, "fidelity": {"rungs": [100, 300, 900], "eta": 3}})
     assert spec.rungs() == (100, 300, 900)
     assert JobSpec.from_json({**SMALL, "task": {"steps": 250}}).rungs() == (250,)
-    assert JobSpec.from_json(SMALL).rungs() == (3000,)
+    assert JobSpec.from_json(SMALL).rungs() == (1000,)  # the default fitness's first task, mnist1d-deep-mlp
 
 
 def test_the_rejection_policy_defaults_on_and_matches_the_evaluators():
@@ -121,7 +127,7 @@ def test_a_multi_task_spec_round_trips_and_scales_rungs_per_task():
     assert spec.rungs() == (25, 100)
     assert spec.steps_of(spec.primary, 25) == 25 and spec.steps_of(digits, 100) == full
     assert spec.steps_of(digits, 25) == round(full / 4)
-    single = JobSpec.from_json(SMALL).to_json()
+    single = JobSpec.from_json({**SMALL, "task": {"name": "mnist1d-mlp"}}).to_json()
     assert "tasks" not in single and "aggregate" not in single and single["baselines"] == ["relu(x)", "x*sigmoid(x)"]
 
 
