@@ -96,6 +96,49 @@ export function fitnessValue(row) {
   return row.confirmed_seeds > 0 && row.confirmed_mean !== null ? row.confirmed_mean : row.fitness;
 }
 
+/** The seeds behind a search fitness: task.seeds, or each scored task's ("1 + 2"). */
+export function searchSeeds(spec) {
+  return spec?.tasks?.length ? spec.tasks.map((t) => t.seeds ?? 1).join(" + ") : String(spec?.task?.seeds ?? 1);
+}
+
+/** A difference as the CLI writes it: "+0.012". */
+export function signed(value, digits = 3) {
+  return `${value > 0 ? "+" : ""}${num(value, digits)}`;
+}
+
+/** "+0.012 ± 0.004 over ReLU" / "−0.003 vs SiLU": a score against a baseline (API vs_baselines). */
+export function relativeText(b) {
+  return `${signed(b.difference)}${b.spread !== null && b.spread !== undefined ? ` ± ${num(b.spread, 2)}` : ""} `
+    + `${b.difference > 0 ? "over" : "vs"} ${b.name}`;
+}
+
+const RELATIVE_MEANS = "this score minus the baseline's: confirmed means ± the standard error of the difference "
+  + "over the seeds when both are confirmed, else the search fitnesses";
+
+/** Each of a row's vs_baselines on a line, green when ahead, red when behind. */
+export function relativeList(items) {
+  if (!items?.length) return h("span", { class: "muted" }, "—");
+  return h("ul", { class: "relative", title: RELATIVE_MEANS }, items.map((b) => h("li", {
+    class: b.difference > 0 ? "ahead" : b.difference < 0 ? "behind" : null, "data-baseline": b.name,
+  }, relativeText(b))));
+}
+
+export function baselineBadge(name) {
+  return h("span", { class: "badge baseline", title: `${name} is a baseline of this job: trained beside the `
+    + "candidates with the same seeds, so every score can be read against it" }, `baseline · ${name}`);
+}
+
+/** The transfer verdict in a word: "✓ transfers", or "✗ fails on T" with why as the title. */
+export function verdictBadge(verdict) {
+  if (!verdict) return h("span", { class: "muted", title: "the confirm phase gives a verdict to its top-k" }, "—");
+  if (verdict.transfers) {
+    return h("span", { class: "verdict transfers", title: "trains on every confirm task, no worse than the baselines" },
+      "✓ transfers");
+  }
+  return h("span", { class: "verdict fails", title: verdict.summary },
+    `✗ fails on ${verdict.fails_on?.length ? verdict.fails_on.join(", ") : "a task"}`);
+}
+
 export function knownBadge(row) {
   if (!row.known_as) return null;
   return h("span", { class: "badge known", title: "the same function as a published activation" },

@@ -5,7 +5,8 @@ import { aborted, api, curve, describeError } from "../api.js";
 import { h, panel, put, toast } from "../dom.js";
 import { functionPlots, referenceControls } from "../curves.js";
 import {
-  curveLabel, fitnessText, knownBadge, math, num, propertyBadges, statusBadge, workerLabel,
+  baselineBadge, curveLabel, fitnessText, knownBadge, math, num, propertyBadges, relativeText, statusBadge, verdictBadge,
+  workerLabel,
 } from "../format.js";
 import { compareButton } from "../selection.js";
 
@@ -83,9 +84,18 @@ const WALL_TIME_MEANS = "Wall time of the run. Trained in a population of K memb
 const RATE_MEANS = "Steps per second of the training loop. In a population every member advances one step per "
   + "step, so this is the population's rate, not divided by K; data loading, building and validation excluded.";
 
+const COMBINED = "(combined)";  // the task of a multi-task job's score rows (store.COMBINED)
+const COMBINED_MEANS = "The candidate's score on the job's tasks together: each task's fitness relative to the "
+  + "baselines' mean there, (f - b) / |b|, then aggregated; the search's is over every task's seeds (seed —), "
+  + "the confirm phase's one per seed.";
+
 function metricsList(evaluation) {
   const entries = Object.entries(evaluation.metrics || {});
   if (!entries.length) return "—";
+  if (evaluation.task === COMBINED) {  // score_<task>: the task's normalised score
+    return entries.map(([k, v], i) => [i ? ", " : "", h("span", { class: "metric" },
+      `${k.startsWith("score_") ? k.slice(6) : k}: ${typeof v === "number" ? `${v > 0 ? "+" : ""}${num(v)}` : num(v)}`)]);
+  }
   // each "k=v" whole; lines break after the commas between them
   return entries.map(([k, v], i) => [i ? ", " : "", h("span", {
     class: "metric", title: k === "steps_per_second" ? RATE_MEANS : null,
@@ -106,8 +116,12 @@ function evaluationsTable(evaluations) {
   return h("div", { class: "table-wrap" }, h("table", { class: "evaluations" },
     h("caption", { class: "sr-only" }, "Every evaluation of the candidate"),
     h("thead", {}, h("tr", {}, headers.map(([label, title]) => h("th", { scope: "col", title }, label)))),
-    h("tbody", {}, evaluations.length ? evaluations.map((e) => h("tr", {},
-      h("td", {}, e.task), h("td", { class: "num" }, e.seed), h("td", {}, e.phase), h("td", { class: "num" }, num(e.steps)),
+    h("tbody", {}, evaluations.length ? evaluations.map((e) => h("tr", { class: e.task === COMBINED ? "combined" : null },
+      h("td", {}, e.task === COMBINED ? h("span", { class: "combined-label", title: COMBINED_MEANS }, "combined score")
+        : e.task),
+      h("td", { class: "num" }, e.seed < 0 ? "—" : e.seed),
+      h("td", { title: e.phase === "part" ? "one task's training, a part of the combined score" : null }, e.phase),
+      h("td", { class: "num" }, num(e.steps)),
       h("td", {}, statusBadge(e.status), e.reason ? h("div", { class: "muted small" }, e.reason) : null),
       h("td", { class: "num" }, num(e.fitness)), h("td", { class: "metrics" }, metricsList(e)),
       h("td", { class: "num" }, wallTime(e)),
@@ -130,8 +144,38 @@ function identity(candidate, params) {
   return h("dl", { class: "pairs" }, entries.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
 }
 
+/** A function's numbers on a task: "0.861 ± 0.01" and how many seeds trained (and why not). */
+function seedsCell(numbers) {
+  if (!numbers) return "—";
+  const value = numbers.mean === null ? "—" : numbers.std !== null ? `${num(numbers.mean)} ± ${num(numbers.std, 2)}`
+    : num(numbers.mean);
+  const seeds = `${numbers.seeds} of ${numbers.of} seeds${numbers.seeds < numbers.of && numbers.reason ? `: ${numbers.reason}` : ""}`;
+  return [h("span", { class: "value" }, value), h("span", { class: "muted small" }, seeds)];
+}
+
+/** The confirm phase's transfer verdict: per task the candidate's numbers beside each baseline's, and why it fails. */
+function verdictPanel(verdict, job) {
+  const tasks = Object.entries(verdict.tasks);
+  const names = [...new Set(tasks.flatMap(([, row]) => Object.keys(row.baselines)))];
+  const transferOnly = new Set(job.spec?.confirm?.tasks || []);
+  return panel("Transfer verdict", { id: "verdict" },
+    h("p", { class: "summary" }, verdictBadge(verdict), verdict.transfers ? " on every confirm task"
+      : h("span", { class: "muted" }, ` — ${verdict.summary}`)),
+    h("div", { class: "table-wrap" }, h("table", { class: "verdict-table" },
+      h("caption", { class: "sr-only" }, "The candidate and the baselines on each confirm task"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Task"), h("th", { scope: "col", class: "num" }, "This function"),
+        names.map((name) => h("th", { scope: "col", class: "num" }, name)), h("th", { scope: "col" }, "Verdict"))),
+      h("tbody", {}, tasks.map(([task, row]) => h("tr", { "data-task": task },
+        h("th", { scope: "row" }, task, transferOnly.has(task) ? h("div", { class: "muted small" }, "transfer check") : null),
+        h("td", { class: "num" }, seedsCell(row)),
+        names.map((name) => h("td", { class: "num" }, seedsCell(row.baselines[name]))),
+        h("td", { class: ["why", row.fails ? "fails" : "transfers"] }, row.fails ? `✗ ${row.fails}` : "✓ transfers")))))),
+    h("p", { class: "muted small" }, "A function fails on a task when a seed does not train to a finite fitness, or "
+      + "when its mean falls short of the weakest baseline's by more than two standard errors."));
+}
+
 function propertiesTable(properties) {
-  const entries = Object.entries(properties || {});
+  const entries = Object.entries(properties || {}).filter(([k]) => k !== "verdict");  // its own panel
   return [propertyBadges(properties), entries.length ? h("table", { class: "pairs-table" },
     h("caption", { class: "sr-only" }, "Measured properties"),
     h("tbody", {}, entries.map(([k, v]) => h("tr", {}, h("th", { scope: "row" }, k),
@@ -150,6 +194,7 @@ export function render(main, { id, signal }) {
         api(`/candidates/${id}/evaluations`, { signal }), curve(id)]);
       const job = await api(`/jobs/${candidate.job_id}`, { signal });
       document.title = `${candidate.expression} · actsearch`;
+      const several = (job.spec?.tasks?.length ?? 0) > 0;
       const plots = h("div");
       const drawPlots = () => put(plots, functionPlots([{ label: curveLabel(candidate, samples.params), curve: samples }],
         refs, { what: "function" }));
@@ -159,11 +204,17 @@ export function render(main, { id, signal }) {
           h("a", { href: `#/jobs/${job.id}` }, job.name), ` / candidate ${candidate.number}`),
         h("div", { class: "page-head" }, h("h1", { class: "formula" }, math(candidate, { block: true })),
           compareButton(candidate.id, "compare")),
-        h("p", { class: "summary" }, statusBadge(candidate.status), " ", knownBadge(candidate), " fitness ",
+        h("p", { class: "summary" }, statusBadge(candidate.status), " ", knownBadge(candidate),
+          candidate.baseline ? [" ", baselineBadge(candidate.baseline)] : null,
+          several ? h("span", { title: COMBINED_MEANS }, " combined score ") : " fitness ",
           h("strong", {}, fitnessText(candidate)), candidate.confirmed_seeds > 0
-            ? ` over ${candidate.confirmed_seeds} seeds (search fitness ${num(candidate.fitness)})`
-            : candidate.fidelity ? ` at ${num(candidate.fidelity)} steps` : ""),
+            ? ` over ${candidate.confirmed_seeds} seeds (search ${several ? "score" : "fitness"} ${num(candidate.fitness)})`
+            : candidate.fidelity ? ` at ${num(candidate.fidelity)} steps` : "",
+          candidate.vs_baselines.length ? h("span", { class: "relative-line" }, ": ",
+            candidate.vs_baselines.map((b, i) => [i ? ", " : "", h("span", {
+              class: b.difference > 0 ? "ahead" : b.difference < 0 ? "behind" : null }, relativeText(b))])) : null),
         panel("Function and derivative", { id: "plot" }, referenceControls(refs, drawPlots, "cand"), plots),
+        candidate.verdict ? verdictPanel(candidate.verdict, job) : null,
         h("div", { class: "grid" },
           panel("Identity", { id: "identity" }, identity(candidate, samples.params)),
           panel("Properties", { id: "properties" }, propertiesTable(candidate.properties))),

@@ -5,8 +5,8 @@ import { aborted, api, curve, describeError } from "../api.js";
 import { h, panel, put, throttle, toast } from "../dom.js";
 import { functionPlots, referenceControls } from "../curves.js";
 import {
-  ACTIVE, curveLabel, duration, etaText, fitnessText, knownBadge, liveElapsed, math, num, propertyBadges, statusBadge,
-  statusExtra, stopText, when,
+  ACTIVE, baselineBadge, curveLabel, duration, etaText, fitnessText, knownBadge, liveElapsed, math, num, propertyBadges,
+  relativeList, searchSeeds, statusBadge, statusExtra, stopText, verdictBadge, when,
 } from "../format.js";
 import { barList, linePlot } from "../plot.js";
 import { compareButton } from "../selection.js";
@@ -32,19 +32,26 @@ function describeEvent(kind, data) {
   }
 }
 
-function leaderRow(row, evaluations, searchSeeds) {
+// Columns of the leaderboard; "vs baselines" and "transfer" in a job with baselines only.
+const COLUMNS = [["Rank"], ["Function"], ["Fitness (mean ± std)"], ["vs baselines", "compared"],
+  ["Transfer", "compared"], ["Seeds", "optional"], ["Evaluations", "optional"], ["Known as"],
+  ["Properties", "optional"], ["Compare"]];
+
+function leaderRow(row, evaluations, seedsText, compared) {
   const counts = evaluations.get(row.candidate_id);
   // the seeds behind the number shown: the confirm phase's, else the search's (task.seeds)
-  const seeds = row.confirmed_seeds > 0 ? row.confirmed_seeds : row.fitness !== null ? searchSeeds : "—";
-  return h("tr", { "data-candidate": row.candidate_id, class: `result-${row.status}` },
+  const seeds = row.confirmed_seeds > 0 ? row.confirmed_seeds : row.fitness !== null ? seedsText : "—";
+  return h("tr", { "data-candidate": row.candidate_id, class: [`result-${row.status}`, row.baseline && "baseline-row"] },
     h("td", { class: "num" }, row.rank),
     h("th", { scope: "row", class: "function" },
       h("a", { href: `#/candidates/${row.candidate_id}`, "aria-label": `Candidate ${row.candidate_id}: ${row.expression}` },
-        math(row)),
+        math(row)), row.baseline ? [" ", baselineBadge(row.baseline)] : null,
       row.status !== "ok" ? h("div", { class: `muted small status-${row.status}` }, row.status) : null),
     h("td", { class: "num fitness" }, fitnessText(row),
       row.confirmed_seeds > 0 ? h("div", { class: "muted small" }, "confirmed")
         : row.fidelity ? h("div", { class: "muted small" }, `${num(row.fidelity)} steps`) : null),
+    compared ? h("td", { class: "relative-cell" }, relativeList(row.vs_baselines)) : null,
+    compared ? h("td", { class: "verdict-cell" }, verdictBadge(row.verdict)) : null,
     h("td", { class: "num optional" }, String(seeds)),
     h("td", { class: "num optional" }, counts ? `${counts.finished}${counts.pending ? ` (+${counts.pending})` : ""}` : "—"),
     h("td", {}, knownBadge(row)),
@@ -62,6 +69,7 @@ export function render(main, { id, signal }) {
   const etaValue = h("span", { id: "eta" });
   const actions = h("div", { class: "actions" });
   const error = h("p", { class: "error", role: "alert" });
+  const boardHead = h("thead");
   const boardBody = h("tbody");
   const boardMore = h("div", { class: "pager" });
   const plots = h("div");
@@ -79,10 +87,7 @@ export function render(main, { id, signal }) {
     panel("Leaderboard", { id: "leaderboard" },
       h("div", { class: "table-wrap" }, h("table", { class: "leaderboard" },
         h("caption", { class: "sr-only" }, "Candidates, best first"),
-        h("thead", {}, h("tr", {}, ["Rank", "Function", "Fitness (mean ± std)", "Seeds", "Evaluations", "Known as",
-          "Properties", "Compare"].map((label, i) => h("th", { scope: "col", class: [3, 4, 6].includes(i) && "optional" },
-          label)))),
-        boardBody)),
+        boardHead, boardBody)),
       boardMore),
     panel("Top functions", { id: "functions" },
       h("div", { class: "controls" }, h("span", { class: "field inline" }, h("label", { for: "top-k" }, "Top k"), topSelect),
@@ -121,6 +126,7 @@ export function render(main, { id, signal }) {
       ["Evaluations", `${num(p.evaluations_done)} (${num(p.rejected)} rejected, ${num(p.failed)} failed)`],
       ["Stopped by", stopText(job) || (ACTIVE.has(job.status) ? "—" : job.status)],
       ["Best fitness", num(job.best_fitness)],
+      ["Baselines", job.baselines.length ? job.baselines.map((b) => b.name).join(", ") : "none"],
       ["Elapsed", elapsedValue],
       ["ETA", etaValue],
       ["Owner", job.owner], ["Created", when(job.created_at)], ["Finished", when(job.finished_at)],
@@ -168,9 +174,12 @@ export function render(main, { id, signal }) {
   function drawBoard(board, insights) {
     const evaluations = new Map(insights.evaluations.map((e) => [e.candidate_id, e]));
     const focused = document.activeElement?.closest?.("tr[data-candidate]")?.dataset.candidate;
-    const searchSeeds = state.job?.spec?.task?.seeds ?? 1;
-    put(boardBody, board.data.length ? board.data.map((row) => leaderRow(row, evaluations, searchSeeds))
-      : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No candidates yet.")));
+    const compared = (state.job?.baselines?.length ?? 0) > 0;
+    const columns = COLUMNS.filter(([, kind]) => compared || kind !== "compared");
+    put(boardHead, h("tr", {}, columns.map(([label, kind]) => h("th", { scope: "col", class: kind }, label))));
+    const seeds = searchSeeds(state.job?.spec);
+    put(boardBody, board.data.length ? board.data.map((row) => leaderRow(row, evaluations, seeds, compared))
+      : h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, "No candidates yet.")));
     if (focused) boardBody.querySelector(`tr[data-candidate="${focused}"] button, tr[data-candidate="${focused}"] a`)?.focus();
     put(boardMore, h("span", { class: "muted" }, `${board.data.length} of ${num(board.count)} candidates`),
       board.next_cursor ? h("button", { type: "button", class: "secondary", id: "show-more",

@@ -6,6 +6,7 @@ import { debounce, h, put, toast } from "../dom.js";
 import { num } from "../format.js";
 import { fillTemplate, renderMath } from "../latex.js";
 import { errorSlot, field, numberField, readNumber, showErrors } from "./form.js";
+import { taskSection } from "./tasks.js";
 
 // DESIGN.md's example space: small enough to search, and it contains Swish.
 const EXAMPLE = { unary: ["x", "neg", "abs", "square", "sigmoid", "tanh", "sin", "exp", "relu"],
@@ -96,12 +97,7 @@ function build(main, { operators, controllers, tasks, signal }) {
     controllers.map((c) => h("option", { value: c.kind, selected: c.kind === "evolution" }, c.kind)));
   const controllerInfo = h("p", { class: "muted small" });
   const paramsBox = h("div", { class: "params", "data-loc": "controller.params" });
-  const taskSelect = h("select", { id: "task-name", onchange: () => drawTask() },
-    tasks.map((t) => h("option", { value: t.name, selected: t.name === "mnist1d-mlp" }, t.name)));
-  const taskInfo = h("p", { class: "muted small" });
-  const stepsInput = h("input", { type: "number", id: "task-steps", min: 1, step: 1, placeholder: "task default" });
-  const precisionSelect = h("select", { id: "task-precision" },
-    h("option", { value: "fp32" }, "fp32"), h("option", { value: "bf16" }, "bf16 autocast (GPU workers)"));
+  const scoring = taskSection(tasks, () => update());
   const treeFields = h("div", { class: "row", hidden: true },
     numberField("space.max_size", "Max size (nodes)", 9, { min: 1, max: 31 }),
     numberField("space.max_depth", "Max depth", 4, { min: 1, max: 8 }));
@@ -128,12 +124,6 @@ function build(main, { operators, controllers, tasks, signal }) {
     update();
   }
 
-  function drawTask() {
-    const task = tasks.find((t) => t.name === taskSelect.value);
-    taskInfo.textContent = task ? `${task.description}${task.objective ? ` · fitness: ${task.objective}` : ""}` : "";
-    stepsInput.placeholder = task?.budget?.steps ? `default ${task.budget.steps}` : "task default";
-  }
-
   function read() {
     const value = (loc) => form.querySelector(`[data-loc="${loc}"] input, [data-loc="${loc}"] select`);
     const checked = (kind) => [...form.querySelectorAll(`input[name="${kind}"]:checked`)].map((box) => box.value);
@@ -144,27 +134,18 @@ function build(main, { operators, controllers, tasks, signal }) {
       Object.assign(space, { units: readNumber(value("space.units")), min_units: readNumber(value("space.min_units")) });
     }
     const rungs = value("fidelity.rungs").value.trim();
-    const options = value("task.options").value.trim();
     const spec = {
       name: value("name").value,
       space,
       controller: { kind: kindSelect.value, params: readParams(paramsBox,
         controllers.find((c) => c.kind === kindSelect.value)?.params || {}) },
-      task: { name: taskSelect.value, seeds: readNumber(value("task.seeds")), steps: readNumber(stepsInput),
-        precision: precisionSelect.value },
+      ...scoring.read(),
       budget: { candidates: readNumber(value("budget.candidates")), seconds: readNumber(value("budget.seconds")),
         in_flight: readNumber(value("budget.in_flight")) },
       confirm: { top_k: readNumber(value("confirm.top_k")), seeds: readNumber(value("confirm.seeds")) },
       fidelity: { rungs: rungs ? rungs.split(/[\s,]+/).map(Number) : [], eta: readNumber(value("fidelity.eta")) },
       seed: readNumber(value("seed")),
     };
-    if (options) {
-      try {
-        spec.task.options = JSON.parse(options);
-      } catch {
-        spec.task.options = options;  // the API answers "must be an object" next to the field
-      }
-    }
     return JSON.parse(JSON.stringify(spec));  // without the unset (undefined) fields
   }
 
@@ -182,11 +163,7 @@ function build(main, { operators, controllers, tasks, signal }) {
       h("p", { class: "count" }, count), errorSlot("space")),
     h("section", { class: "panel", "data-loc": "controller" }, h("h2", {}, "Controller"),
       field("controller.kind", "Kind", kindSelect), controllerInfo, paramsBox, errorSlot("controller")),
-    h("section", { class: "panel", "data-loc": "task" }, h("h2", {}, "Task"),
-      h("div", { class: "row" }, field("task.name", "Task", taskSelect), numberField("task.seeds", "Seeds per candidate", 1, { min: 1 }),
-        field("task.steps", "Training steps", stepsInput), field("task.precision", "Precision", precisionSelect)), taskInfo,
-      field("task.options", "Options (JSON object, optional)", h("input", { type: "text", id: "task-options", placeholder: "{}" })),
-      errorSlot("task")),
+    scoring.section,
     h("section", { class: "panel", "data-loc": "budget" }, h("h2", {}, "Budget and confirmation"),
       h("div", { class: "row" }, numberField("budget.candidates", "Candidates", 100, { min: 1 }),
         numberField("budget.seconds", "Seconds (optional)", "", { min: 1, step: "any" }),
@@ -224,7 +201,6 @@ function build(main, { operators, controllers, tasks, signal }) {
   });
   put(main, h("h1", { id: "new-job-title" }, "New job"), form);
   drawParams();
-  drawTask();
   toggleTree();
   countSpace();
 }

@@ -1,4 +1,4 @@
-// A job's JobSpec as definition lists: controller, space, task, budget, fidelity, confirm.
+// A job's JobSpec as definition lists: controller, space, task(s), scoring, budget, fidelity, confirm.
 
 import { h } from "../dom.js";
 import { num } from "../format.js";
@@ -27,7 +27,10 @@ export function specDetails(job) {
       block(`Controller: ${controller.kind}`, Object.keys(controller.params || {}).length ? controller.params
         : { params: "defaults" }),
       block("Space", spaceEntries),
-      block("Task", spec.task || {}),
+      // several tasks scored together: each, then how they are combined
+      spec.tasks?.length ? spec.tasks.map((task, i) => block(`Task ${i + 1} of ${spec.tasks.length}`, task))
+        : block("Task", spec.task || {}),
+      block("Scoring", { ...(spec.tasks?.length ? { aggregate: spec.aggregate } : {}), baselines: spec.baselines ?? [] }),
       block("Budget", spec.budget || {}),
       block("Fidelity", spec.fidelity || {}),
       block("Confirm", { ...(spec.confirm || {}), seed: spec.seed })),
