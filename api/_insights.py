@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import store
+from api._views import baselines_of
 
 
 def job_insights(*, session: Session, job_id: int, top: int) -> dict[str, Any]:
@@ -25,11 +26,15 @@ def job_insights(*, session: Session, job_id: int, top: int) -> dict[str, Any]:
     # a client that resumes the event stream here misses nothing.
     last_event_id = session.scalar(select(func.max(store.Event.id)).where(store.Event.job_id == job_id)) or 0
     leaders, _ = store.leaderboard(session=session, job_id=job_id, limit=top)
+    job = store.get_job(session=session, job_id=job_id)
+    # what the search's best functions are made of: the baselines ranking among them are not its finds
+    baselines = {b.candidate_id for b in baselines_of(job)} if job is not None else set()
     return {
         "job_id": job_id,
         "last_event_id": int(last_event_id),
         "top": len(leaders),
-        "operators": operator_usage([c for c in leaders if c.fitness is not None or c.confirmed_mean is not None]),
+        "operators": operator_usage([c for c in leaders if (c.fitness is not None or c.confirmed_mean is not None)
+                                     and c.id not in baselines]),
         "evaluations": evaluation_counts(session, [c.id for c in leaders]),
         "reasons": reasons(session, job_id),
         "trace": fitness_trace(session, job_id),

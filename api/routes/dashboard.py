@@ -150,7 +150,8 @@ class Insights(BaseModel):
     job_id: int
     last_event_id: int = Field(description="resume the event stream after this id to miss nothing")
     top: int = Field(description="candidates that operators and evaluations describe")
-    operators: list[OperatorUse] = Field(description="operator usage among the top candidates with a fitness")
+    operators: list[OperatorUse] = Field(description=(
+        "operator usage among the top candidates with a fitness (the job's baselines not counted)"))
     evaluations: list[EvaluationCount] = Field(description="per top candidate, in leaderboard order")
     reasons: list[Reason] = Field(description="rejected and failed evaluations by reason")
     trace: list[TracePoint] = Field(description="best fitness so far; the points where it improves")

@@ -188,3 +188,11 @@ def test_a_candidate_gives_its_verdict_task_by_task(client: TestClient, tokens: 
     baseline = get(client, tokens, f"/api/v1/candidates/{ids['relu(x)']}")
     assert baseline["baseline"] == "ReLU" and baseline["verdict"] is None
     assert [b["name"] for b in baseline["vs_baselines"]] == ["SiLU"]
+
+
+def test_operator_usage_leaves_the_baselines_out(client: TestClient, tokens: Tokens, database: store.Database) -> None:
+    ids = store_job(database)
+    insights = get(client, tokens, f"{JOBS}/{ids['job']}/insights", top=5)
+    names = {op["name"] for op in insights["operators"]}
+    assert insights["top"] == 5 and {"tanh", "softplus", "sin"} <= names  # the search's functions
+    assert not names & {"relu", "sigmoid"}  # ReLU's and SiLU's, which rank among them

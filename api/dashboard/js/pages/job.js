@@ -27,7 +27,9 @@ function describeEvent(kind, data) {
     case "candidate": return `candidate ${d.candidate_id} ${d.expression}: ${d.status}`
       + `${d.fitness !== null && d.fitness !== undefined ? ` ${num(d.fitness)}` : d.reason ? ` (${d.reason})` : ""}`;
     case "phase": return `phase → ${d.phase}${d.stop ? ` (search stopped: ${d.stop})` : ""}`;
-    case "confirm": return `confirming ${d.candidates?.length ?? 0} candidates with ${d.seeds} seeds`;
+    case "confirm": return `confirming ${d.candidates?.length ?? 0} candidates`
+      + `${d.baselines?.length ? ` and ${d.baselines.length} baselines` : ""} with ${d.seeds} seeds`
+      + `${d.tasks?.length ? ` on ${d.tasks.join(", ")}` : ""}`;
     default: return `${kind} ${JSON.stringify(d)}`;
   }
 }
@@ -221,7 +223,8 @@ export function render(main, { id, signal }) {
       y: points.map((pt) => pt.best), until: last.evaluations }], { title: "Best fitness so far against evaluations",
       xLabel: "search evaluations finished", yLabel: "best fitness", step: true, limit: Infinity, legend: false,
       markers: true, height: 260 }) : h("p", { class: "muted" }, "No successful evaluation yet."));
-    put(operators, insights.operators.length ? [h("p", { class: "muted small" }, `Among the top ${insights.top} candidates with a fitness:`),
+    put(operators, insights.operators.length ? [h("p", { class: "muted small" },
+      `Among the top ${insights.top} candidates with a fitness${state.job?.baselines?.length ? " (baselines aside)" : ""}:`),
       barList(insights.operators.map((op) => ({ label: op.name, value: op.candidates, title: `${op.arity === 2 ? "binary" : "unary"} operator` })),
         { label: "Operator usage", format: (v) => `${v}` })] : h("p", { class: "muted" }, "No ranked candidate yet."));
     put(reasons, insights.reasons.length ? barList(insights.reasons.map((r) => ({ label: `${r.reason} (${r.status})`, value: r.count })),
