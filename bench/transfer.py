@@ -12,6 +12,10 @@ confirmed score, with ReLU, SiLU and GELU, train on every ``--held-out`` task (`
     python bench/transfer.py [--candidates 24] [--controller evolution] [--seeds 2]
         [--held-out mnist1d-deep-mlp:depth=24 --held-out periodic-extrapolation ...]
 
+Default held-out tasks: a plain MLP twice as deep as the default fitness's (24 layers), the
+periodic regression, the character-level transformer, and a ResNet on the digits (4 blocks per
+stage).
+
 Prints a table per held-out task and, last, one JSON line: per search its top 3, how many of
 them train finitely on every held-out task, and on how many tasks each beats ReLU; ``target``
 says whether the new fitness's top 1 trains finitely everywhere and beats ReLU on at least
@@ -42,7 +46,7 @@ from worker.spec import JobSpec  # noqa: E402
 SPACE = {"unary": ["x", "neg", "abs", "square", "sigmoid", "tanh", "sin", "exp", "relu", "asinh", "softplus"],
          "binary": ["add", "mul", "sub", "max", "min"], "units": 1}
 REFERENCES = {"ReLU": "relu(x)", "SiLU": "x*sigmoid(x)", "GELU": "gelu(x)"}
-HELD_OUT = ("mnist1d-deep-mlp:depth=24", "periodic-extrapolation", "charlm-transformer", "digits-resnet:depth=5")
+HELD_OUT = ("mnist1d-deep-mlp:depth=24", "periodic-extrapolation", "charlm-transformer", "digits-resnet:blocks=4")
 
 
 def task_of(text: str) -> tuple[str, dict[str, Any]]:
@@ -114,6 +118,8 @@ def main() -> None:
     parser.add_argument("--held-out", action="append", help=f"default: {', '.join(HELD_OUT)}")
     args = parser.parse_args()
     held = args.held_out or list(HELD_OUT)
+    for text in held:  # a bad task or option fails now, not after the searches
+        get_task(*task_of(text)[:1], **task_of(text)[1])
     common = {"space": SPACE, "controller": {"kind": args.controller}, "budget": {"candidates": args.candidates},
               "confirm": {"top_k": 3, "seeds": 2}, "seed": args.seed}
     specs = {"old": {**common, "name": "old", "task": {"name": args.old_task, "steps": args.old_steps},
