@@ -66,6 +66,9 @@ def test_a_user_submits_a_job_and_follows_it_live(server: Server, page: Any, sho
     size = Space(unary=tuple(UNARY), binary=tuple(BINARY)).count()
     page.wait_for_function("n => document.querySelector('#space-count').textContent.startsWith(n)", arg=f"{size} ")
     page.select_option("#controller-kind", "random")
+    # the default fitness is two deep networks; this journey trains the shallow one alone, fast
+    page.click("button[aria-label='Remove task 2']")
+    page.select_option("#task-name", "mnist1d-mlp")
     page.fill("#task-steps", "30")
     page.select_option("#task-precision", "bf16")  # the JobSpec preview follows the form
     assert json.loads(page.text_content("#spec-preview"))["task"]["precision"] == "bf16"

@@ -103,19 +103,26 @@ def test_the_form_builds_a_multi_task_job(seeded: tuple[Server, dict[str, Any]],
     server, _ = seeded
     tab.goto(f"{server.base}/#/new")
     tab.wait_for_selector("#submit-job")
-    spec = preview(tab)  # one task, as before: `task`, and the default baselines
-    assert spec["task"]["name"] == "mnist1d-mlp" and "tasks" not in spec
-    assert spec["baselines"] == ["relu(x)", "x*sigmoid(x)"]
+    spec = preview(tab)  # the JobSpec's default fitness: two deep networks, by their min, against ReLU and SiLU
+    assert [(t["name"], t.get("hurdle")) for t in spec["tasks"]] == [("mnist1d-deep-mlp", -0.25),
+                                                                     ("mnist1d-resmlp", None)]
+    assert spec["aggregate"] == "min" and spec["baselines"] == ["relu(x)", "x*sigmoid(x)"] and "task" not in spec
+    tab.click("button[aria-label='Remove task 2']")  # one task: `task`, no weight, hurdle or aggregate
+    spec = preview(tab)
+    assert spec["task"]["name"] == "mnist1d-deep-mlp" and "tasks" not in spec and "aggregate" not in spec
     assert not tab.is_visible("#task-hurdle") and not tab.is_visible("#aggregate")
+    tab.select_option("#task-name", "mnist1d-mlp")
     tab.fill("#budget-candidates", "4")
 
     tab.click("#add-task")  # a second task: the fields move to tasks.N and the weights, hurdles and aggregate show
     tab.wait_for_selector("#tasks-1-name")
     assert tab.locator("#tasks-1-name").evaluate("el => el === document.activeElement")
+    assert tab.input_value("#tasks-1-name") == "mnist1d-deep-mlp"  # a task not listed yet
     tab.select_option("#tasks-1-name", "digits-cnn")
     tab.fill("#tasks-0-steps", "30")
     tab.fill("#tasks-0-hurdle", "-0.1")
     tab.fill("#tasks-1-weight", "2")
+    tab.select_option("#aggregate", "mean")
     tab.select_option("#aggregate", "min")
     tab.fill("#baselines", "relu(x)\n\ngelu(x)\n")
     spec = preview(tab)
@@ -148,8 +155,7 @@ def test_removing_a_task_moves_the_fields_back(seeded: tuple[Server, dict[str, A
     server, _ = seeded
     tab.goto(f"{server.base}/#/new")
     tab.wait_for_selector("#submit-job")
-    tab.click("#add-task")
-    tab.click("#add-task")
+    tab.click("#add-task")  # a third beside the two default ones
     tab.fill("#tasks-2-steps", "7")
     tab.click("button[aria-label='Remove task 1']")
     assert [t.get("steps") for t in preview(tab)["tasks"]] == [None, 7]  # the third became the second

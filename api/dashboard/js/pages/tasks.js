@@ -7,7 +7,12 @@
 import { h } from "../dom.js";
 import { errorSlot, field, readNumber, slug } from "./form.js";
 
-const DEFAULT_BASELINES = ["relu(x)", "x*sigmoid(x)"];  // ReLU and SiLU: the JobSpec's default
+// The JobSpec's defaults (worker/spec.py): DEFAULT_BASELINES, ReLU and SiLU; and the fitness of a spec that
+// names no task, DEFAULT_TASKS by DEFAULT_AGGREGATE: two deep networks, so the best function is one a user can
+// adopt in a deep network (the shallow mnist1d-mlp alone crowned x + x², which diverges at depth 12).
+const DEFAULT_BASELINES = ["relu(x)", "x*sigmoid(x)"];
+const DEFAULT_TASKS = [{ name: "mnist1d-deep-mlp", hurdle: -0.25 }, { name: "mnist1d-resmlp" }];
+const DEFAULT_AGGREGATE = "min";
 const HURDLE_MEANS = "The normalised score a candidate must reach on this task to be trained on the later ones: "
   + "its fitness relative to the baselines' mean there, (f - b) / |b| (0: as good as the baselines, -0.1: 10 % worse). "
   + "Empty: no hurdle. The last task holds nothing back.";
@@ -39,7 +44,7 @@ function place(row, prefix) {
   whole.dataset.errorFor = prefix;
 }
 
-function taskRow(tasks, name, { onChange, onRemove }) {
+function taskRow(tasks, { name, hurdle }, { onChange, onRemove }) {
   const info = h("p", { class: "muted small task-info" });
   const nameSelect = h("select", { onchange: () => { describe(); onChange(); } },
     tasks.map((t) => h("option", { value: t.name, selected: t.name === name }, t.name)));
@@ -55,7 +60,8 @@ function taskRow(tasks, name, { onChange, onRemove }) {
         h("option", { value: "fp32" }, "fp32"), h("option", { value: "bf16" }, "bf16 autocast (GPU workers)"))),
       part("weight", "Weight", h("input", { type: "number", min: 0, step: "any", value: 1 }),
         { class: "field several", title: WEIGHT_MEANS }),
-      part("hurdle", "Hurdle (optional)", h("input", { type: "number", step: "any", placeholder: "none" }),
+      part("hurdle", "Hurdle (optional)",
+        h("input", { type: "number", step: "any", placeholder: "none", value: hurdle ?? "" }),
         { class: "field several", title: HURDLE_MEANS })),
     info,
     part("options", "Options (JSON object, optional)", h("input", { type: "text", placeholder: "{}" })),
@@ -90,14 +96,17 @@ function readTask(row, several) {
 /** The form's "Tasks and baselines" section; `read()` gives its part of the JobSpec. */
 export function taskSection(tasks, onChange) {
   const list = h("div", { class: "task-list" });
-  const aggregate = h("select", {}, h("option", { value: "mean" }, "mean (weighted) of the normalised scores"),
-    h("option", { value: "min" }, "min: good on every task"));
+  const aggregate = h("select", {},
+    h("option", { value: "mean", selected: DEFAULT_AGGREGATE === "mean" }, "mean (weighted) of the normalised scores"),
+    h("option", { value: "min", selected: DEFAULT_AGGREGATE === "min" }, "min: good on every task"));
   const aggregateField = h("div", { class: "several" }, field("aggregate", "Aggregate", aggregate));
   const baselines = h("textarea", { rows: 4, spellcheck: "false", class: "baselines" }, DEFAULT_BASELINES.join("\n"));
   const hint = h("p", { class: "muted small" });
   const add = h("button", { type: "button", class: "secondary", id: "add-task", onclick: () => {
     const used = new Set(rows().map((row) => readTask(row, false).name));
-    append(tasks.find((t) => !used.has(t.name))?.name ?? tasks[0]?.name);
+    // the default fitness's tasks first: the deep networks a search is best scored on
+    const order = [...DEFAULT_TASKS.map((t) => t.name), ...tasks.map((t) => t.name)];
+    append({ name: order.find((n) => !used.has(n) && tasks.some((t) => t.name === n)) ?? tasks[0]?.name });
     onChange();
     rows().at(-1).querySelector("select").focus();
   } }, "Add a task");
@@ -117,8 +126,8 @@ export function taskSection(tasks, onChange) {
         + "in this order; a candidate that misses a task's hurdle is not trained on the later ones."
       : "Add a task to score candidates on several (a cheap one first, with a hurdle, spares the expensive ones).";
   }
-  function append(name) {
-    list.append(taskRow(tasks, name, { onChange, onRemove: (row) => { row.remove(); renumber(); onChange(); add.focus(); } }));
+  function append(task) {
+    list.append(taskRow(tasks, task, { onChange, onRemove: (row) => { row.remove(); renumber(); onChange(); add.focus(); } }));
     renumber();
   }
 
@@ -128,7 +137,8 @@ export function taskSection(tasks, onChange) {
     h("p", { class: "muted small" }, "Trained beside the candidates with the same seeds; every score is shown "
       + "relative to them, and several tasks are normalised against them."),
     errorSlot("tasks"));
-  append(tasks.some((t) => t.name === "mnist1d-mlp") ? "mnist1d-mlp" : tasks[0]?.name);
+  const known = DEFAULT_TASKS.filter((task) => tasks.some((t) => t.name === task.name));
+  (known.length ? known : [{ name: tasks[0]?.name }]).forEach(append);
 
   function read() {
     const all = rows();
