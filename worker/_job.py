@@ -141,6 +141,11 @@ class JobRun:
     def baseline_ids(self) -> set[int]:
         return {b.candidate_id for b in self.baselines}
 
+    def proposed_baselines(self) -> list[int]:
+        """The baselines the controller proposed itself (their row is the baseline's): they
+        count against its budget and are told to it on a resume."""
+        return list(self.summary.get("proposed_baselines", []))
+
     def baseline_runs(self, task: TaskSpec, rung: int) -> list[Future[CandidateResult]]:
         """The baselines' results on ``task`` at ``rung``, submitted the first time they are asked for."""
         with self._lock:
@@ -185,8 +190,11 @@ class JobRun:
                 for row, candidate in zip(rows, added, strict=True):
                     self.candidate_ids[row["fingerprint"]] = candidate.id
                     self.describer.submit(candidate.id, row["expr_json"])
+                proposed = sorted({c.id for c in added} & self.baseline_ids() | set(self.proposed_baselines()))
+                if proposed != self.proposed_baselines():  # a baseline the controller proposed is its candidate too
+                    self.summary["proposed_baselines"] = proposed
                 store.save_progress(session=session, job_id=self.job_id, controller_state=controller.state_dict(),
-                                    elapsed_seconds=self.elapsed_now())
+                                    elapsed_seconds=self.elapsed_now(), summary=self.summary if proposed else None)
                 store.append_event(session=session, job_id=self.job_id, kind="proposed", data={
                     "candidates": [{"id": c.id, "number": c.number, "expression": c.expression} for c in added]})
             for candidate in added:
@@ -214,9 +222,11 @@ class JobRun:
     def restore(self, controller: Controller) -> tuple[list[tuple[Expr, int]], int]:
         """After a crash: tells the controller every stored final result it missed and lists
         the candidates to evaluate again (with their rung). Returns (pending, stored count);
-        baselines are neither (the controller never proposed them)."""
+        baselines are neither, unless the controller proposed one itself."""
         pending: list[tuple[Expr, int]] = []
-        candidates = [(c, e) for c, e in self.stored_candidates() if c.id not in self.baseline_ids()]
+        proposed = set(self.proposed_baselines())
+        candidates = [(c, e) for c, e in self.stored_candidates()
+                      if c.id not in self.baseline_ids() or c.id in proposed]
         expected = 1 if self.spec.tasks else self.spec.task.seeds  # combined rows: one per rung
         for candidate, evaluations in candidates:
             expr = Expr.from_json(candidate.expr_json)
@@ -243,7 +253,7 @@ class JobRun:
 
         asha = AshaScheduler(rungs=self.rungs, eta=self.spec.fidelity.eta)
         for candidate, evaluations in self.stored_candidates():  # replay, so promotions resume too
-            if candidate.id in self.baseline_ids():
+            if candidate.id in self.baseline_ids() and candidate.id not in self.proposed_baselines():
                 continue
             for rung, steps in enumerate(self.rungs):
                 rows = [e for e in evaluations if e.phase == store.PHASE_SEARCH and e.steps == steps]
