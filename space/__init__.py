@@ -2,8 +2,10 @@
 
 from space._c_form import CHelper, COp, c_unary
 from space._c_source import C_MAX_PARAMS, C_OPERATORS, c_supported, population_source
+from space._child_process import ChildProcess, serve_requests
 from space._core import Unit
 from space._cuda_source import CUDA_MAX_SLOTS, cuda_supported, population_cuda_source
+from space._describe import describe
 from space._export import EXPORT_FORMATS, export
 from space._export_jax import jax_source
 from space._export_latex import latex_canonical, to_latex
@@ -58,12 +60,14 @@ __all__ = [
     "EXPORT_FORMATS",
     "KNOWN",
     "Candidate",
+    "ChildProcess",
     "KnownFunction",
     "KnownMatch",
     "Properties",
     "Space",
     "SpaceError",
     "Unit",
+    "describe",
     "export",
     "identify",
     "identify_all",
@@ -73,6 +77,7 @@ __all__ = [
     "latex_canonical",
     "numpy_source",
     "properties",
+    "serve_requests",
     "sympy_source",
     "to_latex",
     "BINARY",
