@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import to_json
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
@@ -19,11 +20,8 @@ from api._schemas import (
     CandidatePublic,
     EvaluationPublic,
     JobPublic,
-    LeaderboardRow,
     Progress,
-    Relative,
     Verdict,
-    VerdictBrief,
 )
 
 log = logging.getLogger(__name__)
@@ -116,10 +114,10 @@ def baseline_rows(session: Session, job: store.Job, page: Sequence[Shown] = ()) 
             for b in listed if b.candidate_id in on_page or b.candidate_id in read}
 
 
-def relative(candidate: Shown, baselines: Baselines) -> list[Relative]:
-    """The candidate's score minus each other baseline's: the confirmed means when both are
-    confirmed (with the standard error of the difference over the seeds), else the search
-    fitnesses; baselines without a score to compare with are left out."""
+def relative(candidate: Shown, baselines: Baselines) -> list[dict[str, Any]]:
+    """The candidate's score minus each other baseline's (:class:`Relative` fields): the confirmed
+    means when both are confirmed (with the standard error of the difference over the seeds),
+    else the search fitnesses; baselines without a score to compare with are left out."""
     found = []
     for baseline_id, (name, baseline) in baselines.items():
         if baseline_id == candidate.id:
@@ -129,10 +127,10 @@ def relative(candidate: Shown, baselines: Baselines) -> list[Relative]:
             stds = (candidate.confirmed_std, baseline.confirmed_std)
             spread = (math.sqrt(stds[0] ** 2 + stds[1] ** 2) / math.sqrt(seeds)
                       if stds[0] is not None and stds[1] is not None and seeds > 0 else None)
-            found.append(Relative(name=name, difference=candidate.confirmed_mean - baseline.confirmed_mean,
-                                  spread=spread))
+            found.append({"name": name, "difference": candidate.confirmed_mean - baseline.confirmed_mean,
+                          "spread": spread})
         elif candidate.fitness is not None and baseline.fitness is not None:
-            found.append(Relative(name=name, difference=candidate.fitness - baseline.fitness, spread=None))
+            found.append({"name": name, "difference": candidate.fitness - baseline.fitness, "spread": None})
     return found
 
 
@@ -148,13 +146,14 @@ def _fails_on(verdict: dict[str, Any]) -> list[str]:
         if isinstance(tasks, dict) else []
 
 
-def verdict_brief(candidate: Shown) -> VerdictBrief | None:
-    """The transfer verdict in a line: transfers, or the tasks it fails on and why."""
+def verdict_brief(candidate: Shown) -> dict[str, Any] | None:
+    """The transfer verdict in a line (:class:`VerdictBrief` fields): transfers, or the tasks it
+    fails on and why."""
     verdict = _stored_verdict(candidate)
     if verdict is None:
         return None
-    return VerdictBrief(transfers=verdict["transfers"], summary=str(verdict.get("summary") or ""),
-                        fails_on=_fails_on(verdict))
+    return {"transfers": verdict["transfers"], "summary": str(verdict.get("summary") or ""),
+            "fails_on": _fails_on(verdict)}
 
 
 def verdict_table(candidate: Shown) -> Verdict | None:
@@ -170,7 +169,8 @@ def verdict_table(candidate: Shown) -> Verdict | None:
 
 
 def _candidate_fields(candidate: Shown, baselines: Baselines) -> dict[str, Any]:
-    """What a leaderboard row and a candidate's own view both show."""
+    """What a leaderboard row and a candidate's own view both show, plain values in the order of
+    :class:`CandidateFields`."""
     return {
         "number": candidate.number,
         "expression": candidate.expression,
@@ -191,11 +191,18 @@ def _candidate_fields(candidate: Shown, baselines: Baselines) -> dict[str, Any]:
     }
 
 
-def leaderboard_row(rank: int, candidate: Shown, baselines: Baselines | None = None) -> LeaderboardRow:
-    """A candidate, or a row of ``store.leaderboard_view``, at its rank; ``baselines``: the
-    job's (:func:`baseline_rows`)."""
-    return LeaderboardRow(rank=rank, candidate_id=candidate.id, verdict=verdict_brief(candidate),
-                          **_candidate_fields(candidate, baselines or {}))
+def leaderboard_body(*, job_id: int, count: int, rows: Sequence[Shown], start: int, baselines: Baselines,
+                     next_cursor: str | None) -> bytes:
+    """A page as the JSON of :class:`LeaderboardPublic`, rows ranked from ``start + 1``;
+    ``baselines``: the job's (:func:`baseline_rows`).
+
+    Built from plain values in the models' field order and serialized by pydantic's own
+    serializer, so the bytes are the ones the model gives (tests/api/test_leaderboard_body.py),
+    without validating values the store has already typed: the validation of a 50-row page
+    cost more than reading it."""
+    data = [{**_candidate_fields(row, baselines), "rank": start + i + 1, "candidate_id": row.id,
+             "verdict": verdict_brief(row)} for i, row in enumerate(rows)]
+    return to_json({"job_id": job_id, "data": data, "count": count, "next_cursor": next_cursor})
 
 
 def candidate_public(candidate: store.Candidate, baselines: Baselines | None = None) -> CandidatePublic:

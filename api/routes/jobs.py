@@ -26,7 +26,7 @@ from api._schemas import (
     ValidationErrors,
 )
 from api._settings import Settings
-from api._views import baseline_rows, job_public, jobs_public, leaderboard_row
+from api._views import baseline_rows, job_public, jobs_public, leaderboard_body
 from worker.spec import EXAMPLE_SPEC, MULTI_TASK_EXAMPLE, JobSpec, SpecError
 
 log = logging.getLogger(__name__)
@@ -184,12 +184,12 @@ def get_leaderboard(
             rows = store.leaderboard_view(session=session, job_id=job_id, limit=limit + 1, offset=offset,
                                           after=after)
             rows, more = rows[:limit], len(rows) > limit
-            baselines = baseline_rows(session, job, rows)  # at most one query more: those not on the page
-            page = LeaderboardPublic(
+            body = leaderboard_body(
                 job_id=job_id,
                 count=job.candidates_proposed,  # the counter store.leaderboard reads, in the row loaded above
-                data=[leaderboard_row(start + i + 1, row, baselines) for i, row in enumerate(rows)],
+                rows=rows,
+                start=start,
+                baselines=baseline_rows(session, job, rows),  # at most one query more: those not on the page
                 next_cursor=encode_cursor(job_id, start + len(rows), store.RankKey.of(rows[-1])) if more else None)
-            body = page.model_dump_json().encode()
             cache.put(key, body)
     return Response(body, media_type="application/json")
