@@ -32,9 +32,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import torch
 
+from evaluator._members import Checkpoint, Member, PopulationRun
+
 if TYPE_CHECKING:
     from evaluator._task import Task
-    from evaluator._train import Checkpoint, Member, PopulationRun
 
 PROCESSES_ENV = "ACTSEARCH_POPULATION_PROCESSES"
 MIN_MEMBERS_PER_PROCESS = 8  # below this a part's batched kernels lose more than the split gains
@@ -68,8 +69,6 @@ def train_split(task: Task, members: Sequence[Member], resume: Sequence[Checkpoi
                 options: dict[str, Any]) -> PopulationRun | None:
     """The population trained as ``processes`` parts side by side, results in member order;
     None where the parts cannot train in workers (the caller trains the population itself)."""
-    from evaluator._train import PopulationRun
-
     items: Sequence[Any] = resume if resume is not None else members
     bounds = [round(i * len(items) / processes) for i in range(processes + 1)]
     slices = [list(items[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]

@@ -1,14 +1,47 @@
-"""What an evaluation returns: one run per (candidate, seed), and their aggregate."""
+"""What an evaluation returns: one run per (candidate, seed), and their aggregate.
+
+This module is the one definition of two things every layer above shares, and it needs no
+torch so that the runner and the API process can import it: the vocabulary of a run's outcome
+(``ok``, ``rejected``, ``failed``; the store keeps the same strings, plus ``pending``, and
+cannot import this module: see ``tests/store/test_db.py``) and the statistics over seeds
+(:func:`over_seeds`).
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
-OK, REJECTED, FAILED = "ok", "rejected", "failed"
+Status = Literal["ok", "rejected", "failed"]
+OK: Final = "ok"
+REJECTED: Final = "rejected"  # stopped early by a check: a verdict on the function
+FAILED: Final = "failed"  # stopped by something else (a time limit, an error): no verdict
+STATUSES: tuple[Status, ...] = (OK, REJECTED, FAILED)
+
+
+@dataclass(frozen=True)
+class SeedStats:
+    """The finite values among one function's per-seed fitness: their mean (None if there is
+    none), sample standard deviation (None below two) and count."""
+
+    mean: float | None
+    std: float | None
+    count: int
+
+
+def over_seeds(values: Iterable[float | None]) -> SeedStats:
+    """Mean and spread of the finite ``values`` (None, NaN and ±inf are left out).
+
+    >>> stats = over_seeds([0.5, 0.7, None, float("nan")])
+    >>> stats.mean, round(stats.std, 4), stats.count
+    (0.6, 0.1414, 2)
+    """
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return SeedStats(statistics.fmean(finite) if finite else None,
+                     statistics.stdev(finite) if len(finite) > 1 else None, len(finite))
 
 
 @dataclass
@@ -58,10 +91,8 @@ class Fitness:
         bad = [r for r in runs if r.status != OK]
         if bad:
             return cls(None, None, tuple(values), bad[0].status, bad[0].reason)
-        finite = [v for v in values if v is not None and math.isfinite(v)]
-        mean = statistics.fmean(finite) if finite else None
-        std = statistics.stdev(finite) if len(finite) > 1 else 0.0
-        return cls(mean, std, tuple(values), OK, None)
+        stats = over_seeds(values)
+        return cls(stats.mean, stats.std or 0.0, tuple(values), OK, None)
 
     def to_json(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std, "per_seed": list(self.per_seed),

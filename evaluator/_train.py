@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from evaluator._budget import Budget, RejectionPolicy, learning_rate
+from evaluator._members import Checkpoint, Member, PopulationRun
 from evaluator._parallel import processes_for, train_split
 from evaluator._population import PopulationParams
 from evaluator._probe import probe
@@ -35,31 +36,6 @@ _DATA: dict[tuple[str, str], TaskData] = {}
 _QUALITY_SAMPLES = 2000
 _PREFETCH = 64
 DEFAULT_POLICY = RejectionPolicy()
-
-
-@dataclass(frozen=True)
-class Member:
-    expr: Expr
-    seed: int
-
-
-@dataclass
-class Checkpoint:
-    """One member's training state at ``step`` of a schedule ``horizon`` steps long."""
-
-    member: Member
-    step: int
-    horizon: int
-    state: dict[str, Any]
-    losses: list[float] = field(default_factory=list)
-
-
-@dataclass
-class PopulationRun:
-    results: list[RunResult]
-    checkpoints: list[Checkpoint | None]
-    wall_time: float
-    trained_members: int
 
 
 def task_data(task: Task, device: torch.device) -> TaskData:
