@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 import store
 from api._deps import DatabaseDep
@@ -52,7 +51,7 @@ def current_token(
 CurrentToken = Annotated[Principal, Depends(current_token)]
 
 
-def owned_job(session: Session, principal: Principal, job_id: int) -> store.Job:
+def owned_job(session: store.Session, principal: Principal, job_id: int) -> store.Job:
     """The job, if it exists and the caller may see it; 404 otherwise."""
     job = store.get_job(session=session, job_id=job_id)
     if job is None or not principal.may_see(job.owner):
@@ -60,7 +59,7 @@ def owned_job(session: Session, principal: Principal, job_id: int) -> store.Job:
     return job
 
 
-def owned_candidate(session: Session, principal: Principal, candidate_id: int) -> store.Candidate:
+def owned_candidate(session: store.Session, principal: Principal, candidate_id: int) -> store.Candidate:
     """The candidate, if it exists and its job is the caller's; 404 otherwise."""
     candidate = store.get_candidate(session=session, candidate_id=candidate_id)
     if candidate is not None:

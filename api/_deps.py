@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 import store
 from api._analyze import Analyzer
@@ -46,7 +45,7 @@ class Writer:
         self.lock = threading.Lock()
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> Iterator[store.Session]:
         with self.lock, self.database.session() as session:
             yield session
 

@@ -10,8 +10,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import to_json
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
 
 import store
 from api._errors import jsonable
@@ -26,7 +24,7 @@ from api._schemas import (
 
 log = logging.getLogger(__name__)
 
-Shown = store.Candidate | Row[Any]  # a candidate, or a row of store.leaderboard_view / candidates_view
+Shown = store.Candidate | store.CandidateView  # a candidate, or a row of store.leaderboard_view / candidates_view
 Baselines = dict[int, tuple[str, Shown]]  # candidate id -> (name, its row), in the job's order
 
 
@@ -47,7 +45,7 @@ def baselines_of(job: store.Job) -> list[BaselinePublic]:
     return found
 
 
-def jobs_public(session: Session, jobs: Sequence[store.Job]) -> list[JobPublic]:
+def jobs_public(session: store.Session, jobs: Sequence[store.Job]) -> list[JobPublic]:
     """Jobs as shown, their progress counting the search's candidates only: the store's counter
     counts the baselines as well (they are candidates of the job), so those that are done are
     taken off it — one query for all the jobs, none for a job without baselines."""
@@ -103,7 +101,7 @@ def stop_reason(job: store.Job) -> Any:
     return stop if stop in ("candidates", "seconds", "exhausted") else None
 
 
-def baseline_rows(session: Session, job: store.Job, page: Sequence[Shown] = ()) -> Baselines:
+def baseline_rows(session: store.Session, job: store.Job, page: Sequence[Shown] = ()) -> Baselines:
     """The job's baselines with their rows: from ``page`` where they are on it, else read (one
     query, none when the page holds them all)."""
     listed = baselines_of(job)

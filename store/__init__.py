@@ -12,13 +12,17 @@ Example:
     ...     claimed = store.claim_job(session=session, runner="runner-1", lease_seconds=60)
 """
 
+from sqlalchemy.orm import Session
+
 from store._candidates import (
     RANK_ORDER,
     SHOWN,
+    CandidateView,
     RankKey,
     add_candidate,
     candidates_view,
     count_candidates,
+    describe_candidate,
     find_candidate,
     finished_candidates,
     get_candidate,
@@ -26,18 +30,19 @@ from store._candidates import (
     leaderboard_view,
 )
 from store._confirm import best_candidates, evaluation_results, settle_candidate
-from store._db import Database, StoreError, connect, normalize_url
+from store._db import Database, StoreError, connect, display_url, normalize_url
 from store._encode import LosslessJSON
 from store._evaluations import (
     add_evaluation,
+    add_evaluations,
     finish_evaluation,
+    job_results,
     list_evaluations,
-    pending_evaluations,
     population_sizes,
-    start_evaluation,
 )
 from store._events import append_event, events_after
 from store._home import HOME_ENV, data_dir, default_url, home
+from store._insights import evaluation_counts, fitness_trace, last_event_id, rejection_reasons
 from store._jobs import count_active_jobs, create_job, get_job, list_jobs, request_cancel
 from store._leases import LeaseLost, claim_job, finish_job, release_job, renew_lease, save_progress
 from store._migrate import migrate
@@ -73,7 +78,8 @@ from store._models import (
 from store._stats import service_stats
 from store._tokens import authenticate, create_token, get_token, list_tokens, revoke_token
 
-__all__ = ["Database", "LosslessJSON", "StoreError", "connect", "migrate", "normalize_url"]
+# Session: the type of a ``Database.session()`` block, for callers' annotations.
+__all__ = ["Database", "LosslessJSON", "Session", "StoreError", "connect", "display_url", "migrate", "normalize_url"]
 __all__ += ["HOME_ENV", "data_dir", "default_url", "home"]
 __all__ += ["Base", "Candidate", "Evaluation", "Event", "Job", "Token", "utcnow"]
 __all__ += ["JOB_ACTIVE", "JOB_CANCELLED", "JOB_COMPLETED", "JOB_FAILED", "JOB_FINISHED", "JOB_QUEUED"]
@@ -82,17 +88,12 @@ __all__ += ["JOB_RUNNING", "JOB_STATUSES", "PHASES", "PHASE_CONFIRM", "PHASE_SEA
 __all__ += ["FAILED", "FINISHED_RESULTS", "OK", "PENDING", "REJECTED", "RESULT_STATUSES"]
 __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_cancel"]
 __all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
-__all__ += ["RANK_ORDER", "SHOWN", "RankKey"]
+__all__ += ["RANK_ORDER", "SHOWN", "CandidateView", "RankKey"]
 __all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard", "leaderboard_view"]
-__all__ += ["candidates_view", "finished_candidates"]
-__all__ += [
-    "add_evaluation",
-    "finish_evaluation",
-    "list_evaluations",
-    "pending_evaluations",
-    "population_sizes",
-    "start_evaluation",
-]
+__all__ += ["candidates_view", "describe_candidate", "finished_candidates"]
+__all__ += ["add_evaluation", "add_evaluations", "finish_evaluation", "job_results", "list_evaluations",
+            "population_sizes"]
+__all__ += ["evaluation_counts", "fitness_trace", "last_event_id", "rejection_reasons"]
 __all__ += ["append_event", "events_after", "service_stats"]
 __all__ += ["authenticate", "create_token", "get_token", "list_tokens", "revoke_token"]
 __all__ += ["best_candidates", "evaluation_results", "settle_candidate"]

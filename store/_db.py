@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,7 +63,12 @@ def normalize_url(url: str) -> str:
     )
 
 
-def _display(url: str) -> str:
+def display_url(url: str) -> str:
+    """``url`` to print or log: a PostgreSQL password is masked.
+
+    >>> display_url("postgresql://u:secret@db/actsearch")
+    'postgresql://u:***@db/actsearch'
+    """
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -130,6 +135,14 @@ class Database:
                 session.rollback()
                 raise
 
+    def ping(self) -> None:
+        """Checks that the database answers (the health check); raises :class:`StoreError` if not."""
+        try:
+            with self.session() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot reach {display_url(self.url)!r}: {_first_line(error)}") from error
+
     def dispose(self) -> None:
         """Closes every pooled connection."""
         self.engine.dispose()
@@ -141,7 +154,7 @@ class Database:
         self.dispose()
 
     def __repr__(self) -> str:
-        return f"Database({_display(self.url)!r})"
+        return f"Database({display_url(self.url)!r})"
 
 
 def create_store_engine(url: str) -> Engine:
@@ -154,7 +167,7 @@ def create_store_engine(url: str) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as error:
-        raise StoreError(f"invalid database URL {_display(url)!r}: {_first_line(error)}") from error
+        raise StoreError(f"invalid database URL {display_url(url)!r}: {_first_line(error)}") from error
     return engine
 
 
@@ -180,7 +193,7 @@ def connect(url: str | None = None, *, migrate: bool = True) -> Database:
             pass
     except SQLAlchemyError as error:
         engine.dispose()
-        raise StoreError(f"cannot connect to {_display(url)!r}: {_first_line(error)}") from error
+        raise StoreError(f"cannot connect to {display_url(url)!r}: {_first_line(error)}") from error
     db = Database(engine)
     if migrate:
         from store._migrate import migrate as run_migrations

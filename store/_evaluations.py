@@ -91,11 +91,18 @@ def add_evaluation(
     return evaluation, True
 
 
-def start_evaluation(*, session: Session, evaluation_id: int, worker: str | None = None) -> bool:
-    """Records that a pending evaluation was dispatched (``attempts`` += 1), so an evaluation
-    that keeps crashing its worker can be seen and given up on. False if it is not pending."""
-    started = update(Evaluation).where(Evaluation.id == evaluation_id, Evaluation.status == PENDING)
-    return execute_dml(session, started.values(attempts=Evaluation.attempts + 1, worker=worker)) == 1
+def add_evaluations(*, session: Session, candidate_id: int, task: str, seeds: Sequence[int], steps: int,
+                    phase: str = PHASE_SEARCH) -> list[Evaluation]:
+    """:func:`add_evaluation` for each of ``seeds``: the rows, loaded whole and detached from the
+    session, so that they can be read after it ends (a runner holds them while they train)."""
+    rows = [add_evaluation(session=session, candidate_id=candidate_id, task=task, seed=seed, steps=steps,
+                           phase=phase)[0] for seed in seeds]
+    session.flush()
+    for row in rows:
+        session.refresh(row)  # a new row's server-side defaults too
+    for row in set(rows):
+        session.expunge(row)
+    return rows
 
 
 def finish_evaluation(
@@ -205,14 +212,19 @@ def _summarize(session: Session, candidate: Candidate) -> None:
     candidate.confirmed_std = statistics.stdev(seeds) if len(seeds) >= 2 else None
 
 
-def pending_evaluations(*, session: Session, job_id: int) -> list[Evaluation]:
-    """The job's evaluations still waiting for a result, oldest first (to re-dispatch on resume)."""
-    query = (
-        select(Evaluation)
-        .where(Evaluation.job_id == job_id, Evaluation.status == PENDING)
-        .order_by(Evaluation.id)
-    )
-    return list(session.scalars(query.execution_options(populate_existing=True)))
+def job_results(*, session: Session, job_id: int) -> list[tuple[Candidate, list[Evaluation]]]:
+    """Every candidate of the job in order of proposal, each with its evaluations (oldest
+    first), detached from the session: what a resumed runner rebuilds its search from."""
+    candidates = list(session.scalars(select(Candidate).where(Candidate.job_id == job_id).order_by(Candidate.number)
+                                      .execution_options(populate_existing=True)))
+    evaluations = list(session.scalars(select(Evaluation).where(Evaluation.job_id == job_id).order_by(Evaluation.id)
+                                       .execution_options(populate_existing=True)))
+    by_candidate: dict[int, list[Evaluation]] = {c.id: [] for c in candidates}
+    for evaluation in evaluations:
+        by_candidate[evaluation.candidate_id].append(evaluation)
+    for row in (*candidates, *evaluations):
+        session.expunge(row)
+    return [(c, by_candidate[c.id]) for c in candidates]
 
 
 def list_evaluations(*, session: Session, candidate_id: int) -> list[Evaluation]:

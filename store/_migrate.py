@@ -52,7 +52,7 @@ def migrate(target: Engine | Database | str) -> None:
     from alembic import command
     from alembic.util import CommandError
 
-    from store._db import Database, StoreError, _display, _first_line, create_store_engine
+    from store._db import Database, StoreError, _first_line, create_store_engine, display_url
 
     if isinstance(target, str):
         engine = create_store_engine(target)
@@ -67,7 +67,7 @@ def migrate(target: Engine | Database | str) -> None:
             connection.commit()
     except (SQLAlchemyError, CommandError) as error:
         # CommandError: e.g. the database was migrated by a newer actsearch than this one.
-        url = _display(engine.url.render_as_string(hide_password=False))
+        url = display_url(engine.url.render_as_string(hide_password=False))
         raise StoreError(f"migrating {url!r} failed: {_first_line(error)}") from error
     finally:
         if owned:

@@ -6,8 +6,6 @@ import logging
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 import store
 from api._auth import current_token
@@ -24,9 +22,8 @@ router = APIRouter(tags=["service"])
 def health(database: DatabaseDep) -> Health | JSONResponse:
     """Whether the service can reach its database. No token needed."""
     try:
-        with database.session() as session:
-            session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+        database.ping()
+    except store.StoreError:
         log.warning("health check failed", exc_info=True)
         return JSONResponse(Health(status="unavailable", database=database.dialect).model_dump(), status_code=503)
     return Health(status="ok", database=database.dialect)

@@ -35,6 +35,24 @@ def test_metrics_are_prometheus_text(client: TestClient, tokens: Tokens, stored_
     assert types["actsearch_evaluations_failed_total"] == "counter" and types["actsearch_jobs"] == "gauge"
 
 
+def test_health_is_503_when_the_database_is_unreachable(client: TestClient, database: store.Database) -> None:
+    import socket
+
+    from store._db import create_store_engine
+
+    assert client.get(f"{API}/healthz").json() == {"status": "ok", "database": "sqlite"}
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with store.Database(create_store_engine(f"postgresql://u@127.0.0.1:{port}/x")) as unreachable:
+        client.app.state.database = unreachable  # type: ignore[attr-defined]
+        try:
+            response = client.get(f"{API}/healthz")
+        finally:
+            client.app.state.database = database  # type: ignore[attr-defined]
+    assert response.status_code == 503 and response.json() == {"status": "unavailable", "database": "postgresql"}
+
+
 def test_catalogues(client: TestClient, tokens: Tokens) -> None:
     operators = {op["name"]: op for op in client.get(f"{API}/operators", headers=tokens.alice).json()}
     assert operators["sigmoid"]["arity"] == 1 and operators["sigmoid_mul"]["arity"] == 2

@@ -233,7 +233,7 @@ def test_one_confirm_seed_has_no_std(
     assert fresh.status == "pending" and fresh.fitness is None  # no search result yet
 
 
-def test_pending_and_listed_evaluations(
+def test_listed_evaluations(
     database: Database, make_job: Callable[..., Job], make_candidate: Callable[..., Candidate]
 ) -> None:
     job = make_job()
@@ -244,15 +244,9 @@ def test_pending_and_listed_evaluations(
             for c in (a, b)
             for s in (0, 1)
         ]
-        assert store.start_evaluation(session=session, evaluation_id=ids[0], worker="w1")
-        assert store.start_evaluation(session=session, evaluation_id=ids[0], worker="w2")
     with database.session() as session:
         store.finish_evaluation(session=session, evaluation_id=ids[1], status="ok", fitness=1.0, metrics={})
-        assert not store.start_evaluation(session=session, evaluation_id=ids[1])  # finished already
     with database.session() as session:
-        pending = store.pending_evaluations(session=session, job_id=job.id)
-        assert [e.id for e in pending] == [ids[0], ids[2], ids[3]]
-        assert (pending[0].attempts, pending[0].worker) == (2, "w2")
         assert [e.id for e in store.list_evaluations(session=session, candidate_id=a.id)] == ids[:2]
 
 
@@ -308,3 +302,51 @@ def test_population_sizes_count_the_evaluations_trained_together(
         b_rows = store.list_evaluations(session=session, candidate_id=b.id)
         assert store.population_sizes(session=session, evaluations=b_rows) == {b_rows[0].id: 3}
         assert store.population_sizes(session=session, evaluations=[]) == {}
+
+
+def test_slow_description_fills_in_the_candidate(
+    database: Database, make_job: Callable[..., Job], make_candidate: Callable[..., Candidate]
+) -> None:
+    candidate = make_candidate(make_job().id, "a" * 32, "x*sigmoid(x)")
+    with database.session() as session:
+        store.describe_candidate(session=session, candidate_id=candidate.id, canonical="x*sigmoid(x)",
+                                 torch_source="def f(x):\n    return x * torch.sigmoid(x)\n",
+                                 properties={"smooth": True})
+        store.describe_candidate(session=session, candidate_id=999_999, canonical="", torch_source="",
+                                 properties={})  # gone meanwhile: nothing to fill in
+    fresh, _ = _reload(database, candidate)
+    assert (fresh.canonical, fresh.properties) == ("x*sigmoid(x)", {"smooth": True})
+    assert "torch.sigmoid" in fresh.torch_source and fresh.expression == "x*sigmoid(x)"
+
+
+def test_evaluations_of_several_seeds_are_readable_after_the_session(
+    database: Database, make_job: Callable[..., Job], make_candidate: Callable[..., Candidate]
+) -> None:
+    candidate = make_candidate(make_job().id, "a" * 32)
+    first = _evaluate(database, candidate, seed=1, steps=10, fitness=0.5)
+    with database.session() as session:
+        rows = store.add_evaluations(session=session, candidate_id=candidate.id, task="t", seeds=[0, 1, 2],
+                                     steps=10, phase="confirm")
+    assert [(row.seed, row.status, row.phase) for row in rows] == [
+        (0, "pending", "confirm"), (1, "ok", "search"), (2, "pending", "confirm")]  # seed 1's result is reused
+    assert rows[1].id == first.id and rows[1].fitness == 0.5 and rows[0].attempts == 0
+    assert rows[0].created_at is not None
+
+
+def test_job_results_list_each_candidate_with_its_evaluations(
+    database: Database, make_job: Callable[..., Job], make_candidate: Callable[..., Candidate]
+) -> None:
+    job, other = make_job(), make_job()
+    a, b, c = (make_candidate(job.id, letter * 32) for letter in "abc")
+    make_candidate(other.id, "a" * 32)
+    done = _evaluate(database, b, seed=0, steps=10, fitness=0.3)
+    with database.session() as session:
+        pending = store.add_evaluation(session=session, candidate_id=a.id, task="t", seed=0, steps=10)[0].id
+        later = store.add_evaluation(session=session, candidate_id=b.id, task="t", seed=1, steps=10)[0].id
+    with database.session() as session:
+        results = store.job_results(session=session, job_id=job.id)
+    assert [(candidate.id, [e.id for e in evaluations]) for candidate, evaluations in results] == [
+        (a.id, [pending]), (b.id, [done.id, later]), (c.id, [])]
+    assert results[1][0].fitness == 0.3 and results[1][1][0].status == "ok"  # loaded whole, read after the session
+    with database.session() as session:
+        assert store.job_results(session=session, job_id=make_job().id) == []

@@ -57,6 +57,36 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     assert "secret" not in str(caught.value)  # passwords are not echoed into logs
 
 
+def test_ping(database: Database) -> None:
+    database.ping()  # the database answers: nothing to say
+
+
+def test_ping_of_an_unreachable_database_is_a_store_error() -> None:
+    import socket
+
+    from store._db import create_store_engine
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with Database(create_store_engine(f"postgresql://u:secret@127.0.0.1:{port}/x")) as unreachable:
+        with pytest.raises(StoreError, match=rf"cannot reach 'postgresql\+psycopg://u:\*\*\*@127.0.0.1:{port}/x'"):
+            unreachable.ping()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@db/acts", "postgresql://u:***@db/acts"),
+        ("postgresql+psycopg://u@db/acts", "postgresql+psycopg://u@db/acts"),
+        ("sqlite:////var/lib/acts.db", "sqlite:////var/lib/acts.db"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_display_url_masks_the_password(url: str, shown: str) -> None:
+    assert store.display_url(url) == shown
+
+
 def test_sqlite_in_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot connect"):
         connect(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")

@@ -107,6 +107,7 @@ def test_non_finite_scalars_are_refused_by_name(
         assert loaded is not None
         loaded.fitness = bad
     with database.session() as session:  # nothing was half-written
-        [pending] = store.pending_evaluations(session=session, job_id=job.id)
+        [pending] = [e for _, rows in store.job_results(session=session, job_id=job.id) for e in rows
+                     if e.status == store.PENDING]
         assert pending.id == evaluation.id and pending.fitness is None
         assert store.count_candidates(session=session, job_id=job.id) == 1
