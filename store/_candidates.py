@@ -41,7 +41,8 @@ def add_candidate(
 ) -> Candidate:
     """Stores a proposed function, numbered in order of proposal within the job — or returns
     the row already stored for this fingerprint, unchanged (a function is stored once per job,
-    which is what makes "never train the same function twice" possible)."""
+    which is what makes "never train the same function twice" possible). Either way the row
+    has its id."""
     existing = find_candidate(session=session, job_id=job_id, fingerprint=fingerprint)
     if existing is not None:
         return existing
