@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 from collections.abc import Sequence
@@ -189,8 +190,13 @@ def _candidate_fields(candidate: Shown, baselines: Baselines) -> dict[str, Any]:
     }
 
 
-def leaderboard_body(*, job_id: int, count: int, rows: Sequence[Shown], start: int, baselines: Baselines,
-                     next_cursor: str | None) -> bytes:
+# A row of store.leaderboard_view as a named tuple: an attribute of a SQLAlchemy row costs about
+# 50 times a named tuple's (0.3 ms of a 50-row page went on reading them).
+_Plain = collections.namedtuple("_Plain", [column.key for column in store.SHOWN])  # type: ignore[misc]
+
+
+def leaderboard_body(*, job_id: int, count: int, rows: Sequence[store.CandidateView], start: int,
+                     baselines: Baselines, next_cursor: str | None) -> bytes:
     """A page as the JSON of :class:`LeaderboardPublic`, rows ranked from ``start + 1``;
     ``baselines``: the job's (:func:`baseline_rows`).
 
@@ -198,8 +204,9 @@ def leaderboard_body(*, job_id: int, count: int, rows: Sequence[Shown], start: i
     serializer, so the bytes are the ones the model gives (tests/api/test_leaderboard_body.py),
     without validating values the store has already typed: the validation of a 50-row page
     cost more than reading it."""
+    plain: list[Any] = [_Plain._make(row) for row in rows]
     data = [{**_candidate_fields(row, baselines), "rank": start + i + 1, "candidate_id": row.id,
-             "verdict": verdict_brief(row)} for i, row in enumerate(rows)]
+             "verdict": verdict_brief(row)} for i, row in enumerate(plain)]
     return to_json({"job_id": job_id, "data": data, "count": count, "next_cursor": next_cursor})
 
 

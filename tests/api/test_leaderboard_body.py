@@ -3,11 +3,12 @@ the ones LeaderboardPublic gives for the same page, whatever the rows hold."""
 
 from __future__ import annotations
 
+import collections
 import json
 import math
-from types import SimpleNamespace
 from typing import Any
 
+import store
 from api._schemas import LeaderboardPublic, LeaderboardRow
 from api._views import _candidate_fields, leaderboard_body, verdict_brief
 
@@ -15,14 +16,17 @@ VERDICT = {"transfers": False, "summary": "fails on mnist1d-mlp: diverged",
            "tasks": {"mnist1d-mlp": {"fails": "diverged", "mean": None}, "digits": {"fails": None}}}
 
 
-def row(id: int, **fields: Any) -> SimpleNamespace:
+Row = collections.namedtuple("Row", [column.key for column in store.SHOWN])  # type: ignore[misc]
+
+
+def row(id: int, **fields: Any) -> Any:
     """A row of store.leaderboard_view's columns."""
     values: dict[str, Any] = {
         "id": id, "job_id": 1, "number": id, "expression": f"x * sigmoid({id} * x)", "canonical": "x*sigmoid(x)",
         "latex": r"x \sigma(x)", "status": "ok", "fitness": 0.5 / id, "fidelity": 20, "confirmed_mean": None,
         "confirmed_std": None, "confirmed_seeds": 0, "known_as": None, "known_params": None, "cost": 3.0,
         "properties": {"smooth": True}}
-    return SimpleNamespace(**{**values, **fields})
+    return Row(**{**values, **fields})
 
 
 ROWS = [
