@@ -34,7 +34,7 @@ def utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def baselines_of(job: store.Job) -> list[BaselinePublic]:
+def baselines_of(job: store.Job | store.JobView) -> list[BaselinePublic]:
     """The job's baselines as the runner lists them in its summary ([] before it does)."""
     listed = job.summary.get("baselines") if isinstance(job.summary, dict) else None
     found = []
@@ -102,7 +102,7 @@ def stop_reason(job: store.Job) -> Any:
     return stop if stop in ("candidates", "seconds", "exhausted") else None
 
 
-def baseline_rows(session: store.Session, job: store.Job, page: Sequence[Shown] = ()) -> Baselines:
+def baseline_rows(session: store.Session, job: store.Job | store.JobView, page: Sequence[Shown] = ()) -> Baselines:
     """The job's baselines with their rows: from ``page`` where they are on it, else read (one
     query, none when the page holds them all)."""
     listed = baselines_of(job)

@@ -172,7 +172,10 @@ def get_leaderboard(
     order of proposal. Page with `cursor` (each page's `next_cursor`), or with `offset`, which
     walks the rows it skips."""
     with database.session() as session:
-        job = owned_job(session, principal, job_id)  # checked on every request, cached or not
+        # checked on every request, cached or not, as owned_job does, on the columns a page needs
+        job = store.leaderboard_job(session=session, job_id=job_id)
+        if job is None or not principal.may_see(job.owner):
+            raise HTTPException(404, f"job {job_id} not found")
         if cursor is not None and offset:
             raise Invalid(["query", "offset"], "a page starts at an offset or at a cursor, not both")
         start, after = (offset, None) if cursor is None else decode_cursor(cursor, job_id=job_id)
