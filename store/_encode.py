@@ -70,7 +70,10 @@ def encode(value: Any) -> str:
 
 def decode(text: str) -> Any:
     """The value :func:`encode` was given (tuples come back as lists)."""
-    return _untag(json.loads(text))
+    value = json.loads(text)
+    # A tag is an object with a "$..." key, and json.dumps never escapes "$": text without '"$'
+    # holds no tag and is the value as read (a leaderboard page decodes 50 properties).
+    return value if '"$' not in text else _untag(value)
 
 
 def check_finite(name: str, value: float | None) -> float | None:
