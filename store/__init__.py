@@ -78,7 +78,7 @@ from store._models import (
     utcnow,
 )
 from store._stats import service_stats
-from store._tokens import authenticate, create_token, get_token, list_tokens, revoke_token
+from store._tokens import Caller, authenticate, create_token, get_token, list_tokens, revoke_token
 
 # Session: the type of a ``Database.session()`` block, for callers' annotations.
 __all__ = ["Database", "LosslessJSON", "Session", "StoreError", "connect", "display_url", "migrate", "normalize_url"]
@@ -97,5 +97,5 @@ __all__ += ["add_evaluation", "add_evaluations", "finish_evaluation", "job_resul
             "population_sizes"]
 __all__ += ["evaluation_counts", "fitness_trace", "last_event_id", "rejection_reasons"]
 __all__ += ["append_event", "events_after", "service_stats"]
-__all__ += ["authenticate", "create_token", "get_token", "list_tokens", "revoke_token"]
+__all__ += ["Caller", "authenticate", "create_token", "get_token", "list_tokens", "revoke_token"]
 __all__ += ["best_candidates", "evaluation_results", "settle_candidate"]

