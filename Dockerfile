@@ -38,6 +38,7 @@ COPY evaluator ./evaluator
 COPY worker ./worker
 COPY store ./store
 COPY api ./api
+COPY cli ./cli
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM base AS api

@@ -70,8 +70,8 @@ def app_from_environment() -> FastAPI:
     """The app of one process of ``actsearch serve --processes N``: uvicorn starts each process
     from this factory, with the settings the parent put into ``ACTSEARCH_*`` variables."""
     from api._logging import configure_logging
-    from api._serve_cmd import warm_up
     from space import load_plugins
+    from worker.spec import warm_up
 
     configure_logging(os.environ.get("ACTSEARCH_LOG_FORMAT", "text"))
     load_plugins()

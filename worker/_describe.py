@@ -12,29 +12,23 @@ functions (75-250 ms) is done only for the candidates that reach the confirm pha
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import update
-
 import store
 from space import (
+    ChildProcess,
     Expr,
-    canonical_text,
     fingerprint,
     identify,
     identify_exact,
-    load_plugins,
-    properties,
+    serve_requests,
     to_latex,
     torch_source,
 )
+from space import describe as describe_expr
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +56,11 @@ def slow_description(expr_json: Any) -> dict[str, Any]:
     """The canonical form, torch source and properties of a candidate; the properties include
     the signal-propagation gains (:func:`signal_properties`)."""
     expr = Expr.from_json(expr_json)
-    canonical = _safely(canonical_text, expr, str(expr))
-    shape = _safely(lambda e: properties(e).to_json(), expr, {})
+    # exact names only: fitting parameters waits for the confirm phase (known_match)
+    info = describe_expr(expr, fit_known=False, best_effort=True)
+    canonical = info["canonical"]
     return {"canonical": canonical, "torch_source": torch_source(expr, canonical=canonical),
-            "properties": {**shape, **signal_properties(expr)}}
+            "properties": {**info["properties"], **signal_properties(expr)}}
 
 
 def signal_properties(expr: Expr) -> dict[str, float]:
@@ -79,58 +74,47 @@ def signal_properties(expr: Expr) -> dict[str, float]:
 
 class Describer:
     """Fills in candidates' slow descriptions in a child process (``python -m
-    worker.describer``, JSON lines over pipes: no multiprocessing, so no re-import of the
-    caller's main module) and writes them to the store as they arrive. A description lost in a
-    crash leaves the canonical form empty, and the resumed job asks for it again."""
+    worker.describer``, :class:`space.ChildProcess`) and writes them to the store as they
+    arrive. A description lost in a crash leaves the canonical form empty, and the resumed job
+    asks for it again."""
 
     def __init__(self, database: store.Database, *, active: Callable[[], bool],
                  log_extra: dict[str, Any] | None = None) -> None:
         self.database = database
         self.active = active
         self.log_extra = log_extra or {}
-        self._process: subprocess.Popen[str] | None = None
+        self._child: ChildProcess | None = None
         self._reader: threading.Thread | None = None
 
     def submit(self, candidate_id: int, expr_json: Any) -> None:
-        if self._process is None:
-            self._process = subprocess.Popen([sys.executable, "-m", "worker.describer"], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, text=True, bufsize=1)
-            self._reader = threading.Thread(target=self._read, args=(self._process,), daemon=True,
+        if self._child is None:
+            self._child = ChildProcess("worker.describer")  # no ready line: the runner never waits
+            self._child.start()
+            self._reader = threading.Thread(target=self._read, args=(self._child,), daemon=True,
                                             name="describer")
             self._reader.start()
-        assert self._process.stdin is not None
-        try:
-            self._process.stdin.write(json.dumps({"id": candidate_id, "expr": expr_json}) + "\n")
-        except BrokenPipeError:
+        if not self._child.send({"id": candidate_id, "expr": expr_json}):
             log.warning("the describer process died; candidate %s stays undescribed", candidate_id,
                         extra={"candidate_id": candidate_id})
 
-    def _read(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
+    def _read(self, child: ChildProcess) -> None:
+        for answer in child.answers():
             if not self.active():
                 continue
             try:
-                answer = json.loads(line)
                 for warning in answer.get("warnings", ()):  # the child's log records, with ids added
                     log.warning("%s", warning, extra={**self.log_extra, "candidate_id": answer["id"]})
                 with self.database.session() as session:
-                    session.execute(update(store.Candidate).where(store.Candidate.id == answer["id"])
-                                    .values(**answer["description"]))
+                    store.describe_candidate(session=session, candidate_id=answer["id"], **answer["description"])
             except Exception:  # noqa: BLE001 — a description is not worth stopping a search for
                 log.warning("could not store a candidate description", exc_info=True)
 
     def close(self, *, wait: bool = True) -> None:
         """Lets the child finish the descriptions asked for (``wait``) or kills it."""
-        process, self._process = self._process, None
-        if process is None:
+        child, self._child = self._child, None
+        if child is None:
             return
-        assert process.stdin is not None
-        if wait:
-            process.stdin.close()
-        else:
-            process.kill()
-        process.wait()
+        child.close(wait=wait)
         if self._reader is not None:
             self._reader.join()
 
@@ -151,34 +135,25 @@ class _CollectedRecords(logging.Handler):
 DESCRIBE_SECONDS = 10.0  # sympy's simplify can run for minutes on deep nestings (sin^39(x))
 
 
-def _timed_out(signum: int, frame: Any) -> None:
-    raise TimeoutError
-
-
 def serve() -> None:
     """The child process (``python -m worker.describer``): one JSON request per stdin line,
     one answer per stdout line. A description that takes longer than ``DESCRIBE_SECONDS``
     falls back to the printed expression as its canonical form, so one pathological candidate
     cannot hold up the others."""
-    load_plugins()  # plug-in operators must be known to describe their candidates
-    signal.signal(signal.SIGALRM, _timed_out)
     warnings = _CollectedRecords()
     logging.getLogger().addHandler(warnings)
-    for line in sys.stdin:
-        request = json.loads(line)
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
         warnings.records.clear()
-        signal.setitimer(signal.ITIMER_REAL, DESCRIBE_SECONDS)
-        try:
-            description = slow_description(request["expr"])
-        except TimeoutError:
-            expr = Expr.from_json(request["expr"])
-            description = {"canonical": str(expr), "torch_source": torch_source(expr, canonical=str(expr)),
-                           "properties": signal_properties(expr)}  # no sympy: within the time
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        answer = {"id": request["id"], "description": description, "warnings": warnings.records}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+        return {"id": request["id"], "description": slow_description(request["expr"]), "warnings": warnings.records}
+
+    def timed_out(request: dict[str, Any]) -> dict[str, Any]:
+        expr = Expr.from_json(request["expr"])
+        description = {"canonical": str(expr), "torch_source": torch_source(expr, canonical=str(expr)),
+                       "properties": signal_properties(expr)}  # no sympy: within the time
+        return {"id": request["id"], "description": description, "warnings": warnings.records}
+
+    serve_requests(answer, time_limit=DESCRIBE_SECONDS, timed_out=timed_out)
 
 
 def known_match(expr: Expr) -> tuple[str, dict[str, float]] | None:

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from functools import cache
 from typing import Annotated, Any, Literal, cast
@@ -513,3 +514,14 @@ def _model_at(section: str, loc: tuple[Any, ...]) -> Any:
 def openapi_schema() -> dict[str, Any]:
     """The JobSpec's JSON schema as the OpenAPI document shows it."""
     return JobSpec.model_json_schema()
+
+
+def warm_up() -> None:
+    """Imports what validating a spec's meaning needs (the evaluator, with torch, and the
+    controllers): run in the background when a server starts, so that its first submission does
+    not wait seconds for them."""
+    try:
+        import evaluator  # noqa: F401
+        import search.controllers  # noqa: F401
+    except Exception:  # noqa: BLE001  (a broken optional import shows up on use, with its message)
+        logging.getLogger(__name__).debug("warm-up import failed", exc_info=True)

@@ -45,8 +45,7 @@ def settings(database: store.Database) -> Settings:
 def warm_imports() -> None:
     """Validating a JobSpec imports the evaluator (torch) and the controllers: seconds, once.
     Done up front so that no request in a test waits for it (and times out on a busy machine)."""
-    from api._serve_cmd import warm_up
-    from worker.spec import JobSpec
+    from worker.spec import JobSpec, warm_up
 
     warm_up()
     JobSpec.from_json(SPEC)

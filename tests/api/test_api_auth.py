@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import store
-from api.cli import main
+from cli import main
 from tests.api.conftest import StoredJob, Tokens, new_token
 
 ROUTES = [

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import store
-from api.cli import main
 from api.client import ApiError, Client
+from cli import main
 from space import export, parse
 from tests.api.conftest import SPEC, StoredJob, Tokens, append_events, finish
 from tests.api.test_api_leaderboard import fill

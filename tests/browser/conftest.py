@@ -57,7 +57,7 @@ def start_server(db: Path, timeout: float = 90, *, runner: bool = True) -> Serve
     """``runner=False``: serve only (``--no-runner``): submitted jobs stay queued, nothing trains."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--db", f"sqlite:///{db}",
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--db", f"sqlite:///{db}",
          "--executor", "local", "--log-level", "warning", *(() if runner else ("--no-runner",))],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parents[2])
     server = Server(process)

@@ -32,7 +32,7 @@ from tests.worker import jobs
 
 ROOT = Path(__file__).parents[2]
 RAY = str(Path(sys.executable).parent / "ray")
-ACTSEARCH = [sys.executable, "-m", "api.cli"]
+ACTSEARCH = [sys.executable, "-m", "cli"]
 
 
 def free_port() -> int:

@@ -98,7 +98,7 @@ def healthcheck(compose: Compose, name: str) -> list[str]:
 
 def parse_actsearch(argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     """``actsearch ARGS`` parsed by the real parser, built in the service's environment."""
-    from api.cli import build_parser
+    from cli import build_parser
 
     assert argv[0] == "actsearch", f"not `actsearch`: {shlex.join(argv)}"
     with monkeypatch.context() as m:
@@ -294,7 +294,7 @@ def known_settings() -> set[str]:
     from api._settings import Settings
 
     names = {f"ACTSEARCH_{field.upper()}" for field in Settings.model_fields}
-    for package in ("api", "worker", "evaluator", "store", "space", "search"):
+    for package in ("api", "cli", "worker", "evaluator", "store", "space", "search"):
         for path in (ROOT / package).rglob("*.py"):
             names |= set(re.findall(r"ACTSEARCH_[A-Z][A-Z0-9_]*", path.read_text()))
     return names

@@ -32,11 +32,11 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def test_the_cli_knows_a_plugin_operator(plugin_env: dict[str, str]) -> None:
-    done = run([sys.executable, "-m", "api.cli", "parse", "x*softsign2(x)", "--json"], plugin_env)
+    done = run([sys.executable, "-m", "cli", "parse", "x*softsign2(x)", "--json"], plugin_env)
     assert done.returncode == 0, done.stderr
     assert "softsign2" in json.loads(done.stdout)["operators"]
     without = {k: v for k, v in plugin_env.items() if k != "ACTSEARCH_PLUGINS"}
-    assert run([sys.executable, "-m", "api.cli", "parse", "x*softsign2(x)"], without).returncode != 0
+    assert run([sys.executable, "-m", "cli", "parse", "x*softsign2(x)"], without).returncode != 0
 
 
 def test_a_process_that_evaluates_like_a_ray_worker_loads_the_plugins(plugin_env: dict[str, str]) -> None:
@@ -54,7 +54,7 @@ def test_a_process_that_evaluates_like_a_ray_worker_loads_the_plugins(plugin_env
 
 
 def test_a_plugin_that_cannot_be_imported_is_named(plugin_env: dict[str, str]) -> None:
-    done = run([sys.executable, "-m", "api.cli", "parse", "x"], {**plugin_env, "ACTSEARCH_PLUGINS": "myplugin, nosuch"})
+    done = run([sys.executable, "-m", "cli", "parse", "x"], {**plugin_env, "ACTSEARCH_PLUGINS": "myplugin, nosuch"})
     assert done.returncode == 2
     assert "ACTSEARCH_PLUGINS: cannot import 'nosuch': ModuleNotFoundError" in done.stderr
     with pytest.raises(PluginError, match="cannot import 'nosuch'"):

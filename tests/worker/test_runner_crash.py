@@ -18,7 +18,7 @@ import pytest
 import store
 from tests.worker import jobs
 
-ACTSEARCH = [sys.executable, "-m", "api.cli"]
+ACTSEARCH = [sys.executable, "-m", "cli"]
 
 
 def start_runner(url: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -116,7 +116,7 @@ def test_an_expression_may_start_with_a_minus(args: tuple[str, ...], expected: s
 
 
 def test_negative_numbers_are_left_to_argparse() -> None:
-    from api._argv import expression_positional
+    from cli._argv import expression_positional
 
     # an option's value (--seeds -1 gets its own message) is not taken for the expression
     assert expression_positional(["evaluate", "x", "--seeds", "-1"]) == ["evaluate", "x", "--seeds", "-1"]

@@ -38,10 +38,6 @@ def database_url(given: str | None) -> str:
 
 def shown(url: str) -> str:
     """``url`` to print: a PostgreSQL password is masked (the console may be logged)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    import store
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    return store.display_url(url)

@@ -8,8 +8,8 @@ import signal
 import threading
 from typing import Any
 
-from api._db_option import add_db_option, database_url
 from api._logging import FORMATS, configure_logging
+from cli._db_option import add_db_option, database_url
 
 
 def add_runner_options(p: argparse.ArgumentParser) -> None:

@@ -7,16 +7,13 @@ with it, like Jupyter; later starts say how to create a token instead.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import threading
 from typing import Any, NamedTuple
 
-from api._db_option import database_url
-from api.cli import CliError
-
-log = logging.getLogger("actsearch.serve")
+from cli._db_option import database_url
+from cli._errors import CliError
 
 
 def first_token(database: Any) -> str | None:
@@ -36,7 +33,7 @@ def base_url(args: argparse.Namespace) -> str:
 
 
 def _announce(args: argparse.Namespace, secret: str | None) -> None:
-    from api._db_option import shown
+    from cli._db_option import shown
 
     base = base_url(args)
     if secret is not None:
@@ -77,7 +74,7 @@ def submit_demo(database: Any, path: str) -> Demo:
     """Queues the search in ``path`` (JSON or YAML) as the admin's, once: a job of that name
     that already exists is reused, so restarting the demo does not pile up jobs."""
     import store
-    from api._client_cmd import read_spec
+    from cli._client import read_spec
     from worker.spec import JobSpec, SpecError
 
     try:
@@ -93,16 +90,6 @@ def submit_demo(database: Any, path: str) -> Demo:
         return Demo(job.id, True, job.status)
 
 
-def warm_up() -> None:
-    # The first submission validates with the evaluator (torch) and the controllers: import
-    # them now, in the background, instead of making that request wait seconds.
-    try:
-        import evaluator  # noqa: F401
-        import search.controllers  # noqa: F401
-    except Exception:  # noqa: BLE001  (a broken optional import shows up on use, with its message)
-        log.debug("warm-up import failed", exc_info=True)
-
-
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -110,6 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from api._logging import configure_logging
     from api._settings import Settings
     from api.app import create_app
+    from worker.spec import warm_up
 
     configure_logging(args.log_format)
     given, args.db = args.db, database_url(args.db)
@@ -127,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     try:
         secret = first_token(database)
         if not args.no_runner:
-            from api._worker_cmd import make_runner
+            from cli._worker import make_runner
 
             runner = make_runner(args, database)
             thread = threading.Thread(target=runner.run, kwargs={"stop": stop}, name="runner", daemon=True)
@@ -174,7 +162,7 @@ def _serve_processes(args: argparse.Namespace) -> None:
 
 
 def add_parser(sub: Any) -> None:
-    from api._worker_cmd import add_runner_options
+    from cli._worker import add_runner_options
 
     p = sub.add_parser("serve", help="the API, the dashboard and an embedded runner (SQLite by default)")
     p.add_argument("--host", default=os.environ.get("ACTSEARCH_HOST", "127.0.0.1"),

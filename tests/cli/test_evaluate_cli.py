@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.cli import main
+from cli import main
 from tests.evaluator.test_tasks_vision import write_npz
 
 ACTSEARCH = shutil.which("actsearch") or str(Path(sys.executable).parent / "actsearch")

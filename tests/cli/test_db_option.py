@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import store
-from api._db_option import database_url, shown
+from cli._db_option import database_url, shown
 
 ACTSEARCH = shutil.which("actsearch") or str(Path(sys.executable).parent / "actsearch")
 

@@ -16,8 +16,8 @@ import sys
 import time
 from typing import IO, Any
 
-from api._client_cmd import relative_part
-from api.cli import CliError
+from cli._client import relative_part
+from cli._errors import CliError
 from worker.spec import DEFAULT_BASELINES, MAX_BASELINES, MAX_SEEDS, MAX_STEPS, PRECISIONS
 
 

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from api._db_option import add_db_option, database_url
-from api.cli import CliError
+from cli._db_option import add_db_option, database_url
+from cli._errors import CliError
 
 
 def _database(args: argparse.Namespace) -> Any:

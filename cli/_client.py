@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from api.cli import CliError
+from cli._errors import CliError
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
