@@ -13,17 +13,22 @@ from cli._errors import CliError
 def describe(text: str, *, signal: bool = False) -> dict[str, Any]:
     """Everything ``actsearch parse`` reports about an expression (:func:`space.describe`); with
     ``signal``, its properties include the signal-propagation gains (torch, imported lazily)."""
-    from space import ParseError, parse
     from space import describe as describe_expr
 
-    try:
-        expr = parse(text)
-    except ParseError as exc:
-        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
+    expr = _parsed(text)
     info = describe_expr(expr)
     if signal:
         info["properties"] = {**info["properties"], **_signal_gains(expr)}
     return info
+
+
+def _parsed(text: str) -> Any:
+    from space import ParseError, parse
+
+    try:
+        return parse(text)
+    except ParseError as exc:
+        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
 
 
 def _signal_gains(expr: Any) -> dict[str, Any]:
@@ -59,16 +64,12 @@ def cmd_parse(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from cli._client import export_candidate, is_candidate_id
-    from space import ParseError, export, parse
+    from space import export
 
     if is_candidate_id(args.expression):
         export_candidate(args)
         return
-    try:
-        expr = parse(args.expression)
-    except ParseError as exc:
-        raise CliError(f"cannot parse expression: {exc}\n{exc.pointer()}") from None
-    text = export(expr, args.format)
+    text = export(_parsed(args.expression), args.format)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
