@@ -43,6 +43,13 @@ class Progress(BaseModel):
     evaluations_done: int
     rejected: int
     failed: int
+    confirm_evaluations: int | None = Field(description=(
+        "the evaluations (one per seed) the confirm phase trains: the top-k and the baselines on every confirm "
+        "task; null before the confirm phase"))
+    confirm_done: int | None = Field(description="of confirm_evaluations, those finished")
+    confirm_eta_seconds: float | None = Field(description=(
+        "the confirm phase's seconds left as of elapsed_seconds, from its rate so far (null until one of its "
+        "evaluations has finished, 0 once all have)"))
 
 
 class BaselinePublic(BaseModel):

@@ -82,6 +82,7 @@ def job_public(job: store.Job, baselines: list[BaselinePublic] | None = None, ba
             evaluations_done=job.evaluations_done,
             rejected=job.rejected,
             failed=job.failed,
+            **confirm_progress(job),
         ),
         best_fitness=job.best_fitness,
         elapsed_seconds=job.elapsed_seconds or 0.0,
@@ -91,6 +92,22 @@ def job_public(job: store.Job, baselines: list[BaselinePublic] | None = None, ba
         baselines=baselines_of(job) if baselines is None else baselines,
         spec=jsonable(job.spec),
     )
+
+
+def confirm_progress(job: store.Job) -> dict[str, Any]:
+    """The confirm phase's counts and time left, from the runner's tally in the job's summary
+    (``worker._eta``); its estimate was made at the elapsed time ``at`` and is brought forward to
+    the job's elapsed seconds, which the runner's heartbeat keeps current."""
+    tally = job.summary.get("confirm") if isinstance(job.summary, dict) else None
+    if not isinstance(tally, dict):
+        return {"confirm_evaluations": None, "confirm_done": None, "confirm_eta_seconds": None}
+    eta, at = tally.get("eta_seconds"), tally.get("at")
+    if isinstance(eta, (int, float)) and isinstance(at, (int, float)):
+        eta = max(0.0, eta - max(0.0, (job.elapsed_seconds or 0.0) - at))
+    if tally.get("done") == tally.get("evaluations"):
+        eta = 0.0
+    return {"confirm_evaluations": tally.get("evaluations"), "confirm_done": tally.get("done"),
+            "confirm_eta_seconds": eta if isinstance(eta, (int, float)) else None}
 
 
 def stop_reason(job: store.Job) -> Any:

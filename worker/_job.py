@@ -26,6 +26,7 @@ from space import Expr, fingerprint, parse
 from worker import _scoring
 from worker._describe import Describer, describe, known_match
 from worker._dispatch import CandidateResult, Dispatcher, Work
+from worker._eta import ConfirmClock
 from worker._executor import EvalOutcome, Executor
 from worker.spec import JobSpec, TaskSpec
 
@@ -356,24 +357,29 @@ class JobRun:
         everyone = [*top, *self.stored(self.baseline_ids())] if top else []
         tasks = self.confirm_tasks()
         phase = store.PHASE_PART if self.spec.tasks else store.PHASE_CONFIRM
-        futures: list[Future[CandidateResult]] = []
+        futures: dict[Future[CandidateResult], int] = {}  # -> the evaluations (seeds) it trains
         for candidate in everyone:
             expr = Expr.from_json(candidate.expr_json)
             for task in tasks:
                 rows = self.dispatcher.rows(candidate.id, task=task.spec.name, seeds=range(confirm.seeds),
                                             steps=task.steps, phase=phase)
-                futures.append(self.submit(expr, rows, task.spec, candidate.cost))
+                futures[self.submit(expr, rows, task.spec, candidate.cost)] = len(rows)
         if futures:
             log.info("confirming %d candidates and %d baselines with %d seeds on %s", len(top), len(self.baselines),
                      confirm.seeds, ", ".join(t.spec.name for t in tasks), extra=self.ids())
             self.event("confirm", {"candidates": [c.id for c in top], "baselines": sorted(self.baseline_ids()),
                                    "seeds": confirm.seeds, "tasks": [t.spec.name for t in tasks]})
-        waiting = set(futures)
+        clock = ConfirmClock(sum(futures.values()), self.elapsed_now(), sum(n for f, n in futures.items() if f.done()))
+        waiting, reported = set(futures), -1
         while waiting:
             if self.should_stop():
                 self.dispatcher.cancel_outstanding()
                 return False
             _, waiting = wait(waiting, timeout=0.5, return_when=FIRST_COMPLETED)
+            done = clock.total - sum(futures[f] for f in waiting)
+            if done != reported:  # the estimate the API and the dashboard show
+                reported, self.summary["confirm"] = done, clock.progress(done, self.elapsed_now())
+                self.save(summary=self.summary)
         if not everyone:
             return True
         # the descriptions (properties) land before the verdicts join them

@@ -23,7 +23,8 @@ def test_submit_answers_202_with_location_and_stores_the_normalized_spec(client:
     assert job["status"] == "queued" and job["owner"] == "alice" and job["name"] == "api-test"
     assert job["spec"]["confirm"] == {"top_k": 5, "seeds": 3, "steps": None, "tasks": []}  # defaults filled in
     assert job["progress"] == {"candidates_done": 0, "candidates_budget": 10, "fraction": 0.0,
-                               "evaluations_done": 0, "rejected": 0, "failed": 0}
+                               "evaluations_done": 0, "rejected": 0, "failed": 0, "confirm_evaluations": None,
+                               "confirm_done": None, "confirm_eta_seconds": None}
     again = client.get(response.headers["location"], headers=tokens.alice)
     assert again.status_code == 200 and again.json()["spec"] == job["spec"]
 
@@ -134,6 +135,25 @@ def test_get_job_reports_progress(client: TestClient, tokens: Tokens, stored_job
     assert job["progress"]["fraction"] == 0.5 and job["progress"]["evaluations_done"] == 5
     assert job["best_fitness"] == pytest.approx(0.9)
     assert job["created_at"].endswith("Z") and job["status"] == "queued" and job["phase"] is None
+
+
+def test_the_confirm_phase_reports_its_evaluations_and_time_left(client: TestClient, tokens: Tokens,
+                                                                  stored_job: StoredJob, database: store.Database
+                                                                  ) -> None:
+    job_id, _ = stored_job("alice")
+
+    def progress() -> dict[str, Any]:
+        body = client.get(f"{JOBS}/{job_id}", headers=tokens.alice).json()
+        return {k: v for k, v in body["progress"].items() if k.startswith("confirm")}
+
+    assert progress() == {"confirm_evaluations": None, "confirm_done": None, "confirm_eta_seconds": None}
+    with database.session() as session:  # as the runner saves its tally: 80 s left, estimated at 140 s
+        store.save_progress(session=session, job_id=job_id, phase="confirm", elapsed_seconds=140.0, summary={
+            "stop": "candidates", "confirm": {"evaluations": 12, "done": 4, "eta_seconds": 80.0, "at": 140.0}})
+    assert progress() == {"confirm_evaluations": 12, "confirm_done": 4, "confirm_eta_seconds": 80.0}
+    with database.session() as session:  # a heartbeat 30 s later: the estimate counts down with it
+        store.save_progress(session=session, job_id=job_id, elapsed_seconds=170.0)
+    assert progress()["confirm_eta_seconds"] == 50.0
 
 
 def test_cancel_a_queued_job_is_immediate_idempotent_and_logged(client: TestClient, tokens: Tokens,

@@ -125,6 +125,12 @@ ETA_CASES = """async () => {
     timeBudget: f.etaText(job({ spec: { budget: { seconds: 130 }, confirm: { top_k: 5 } } })),
     searchDone: f.etaText(job({ progress: { candidates_done: 100, candidates_budget: 100 } })),
     confirming: f.etaText(job({ phase: "confirm", progress: { candidates_done: 100, candidates_budget: 100 } })),
+    confirmCounted: f.etaText(job({ phase: "confirm", progress: { confirm_evaluations: 12, confirm_done: 0,
+      confirm_eta_seconds: null } })),
+    confirmEta: f.etaText(job({ phase: "confirm", progress: { confirm_evaluations: 12, confirm_done: 4,
+      confirm_eta_seconds: 80 } })),
+    confirmEtaLive: f.etaText(job({ phase: "confirm", progress: { confirm_evaluations: 12, confirm_done: 4,
+      confirm_eta_seconds: 80 } }), 130),
     queued: f.etaText(job({ status: "queued" })),
     completed: f.etaText(job({ status: "completed" })),
   };
@@ -132,8 +138,9 @@ ETA_CASES = """async () => {
 
 
 def test_elapsed_and_eta_logic(tab: Any) -> None:
-    """The ETA is the search's, says a confirm phase follows, and says "confirming…" during it (it
-    read "0 s" while work went on); elapsed counts on from when it was read while the job runs."""
+    """The ETA is the search's and says a confirm phase follows; during the confirm phase it is the
+    phase's own estimate and count (it read "0 s" while work went on), "confirming…" before one of
+    its evaluations finished; elapsed counts on from when it was read while the job runs."""
     cases = tab.evaluate(ETA_CASES)
     assert cases["live"] == 105 and cases["frozen"] == 100
     assert cases["search"] == "1 min 40 s + confirm"  # 50 more candidates at 2 s each
@@ -142,6 +149,9 @@ def test_elapsed_and_eta_logic(tab: Any) -> None:
     assert cases["timeBudget"] == "30 s + confirm"  # the time budget ends it sooner
     assert cases["searchDone"] == "finishing the search…"
     assert cases["confirming"] == "confirming…"
+    assert cases["confirmCounted"] == "confirming… (confirm 0/12)"  # no rate before one finishes
+    assert cases["confirmEta"] == "1 min 20 s (confirm 4/12)"
+    assert cases["confirmEtaLive"] == "50 s (confirm 4/12)"  # counted down with the live elapsed time
     assert cases["queued"] == cases["completed"] == "—"
 
 

@@ -58,6 +58,8 @@ def test_a_job_runs_to_completion_with_every_result_stored_once(database):
     kinds = [e.kind for e in jobs.rows(database, store.Event, job_id)]
     assert kinds[0] == "status" and kinds[-1] == "status"
     assert {"proposed", "evaluation", "candidate", "phase", "confirm"} <= set(kinds)
+    confirm = job.summary.pop("confirm")  # the confirm phase's tally: 3 candidates x 2 seeds, all done
+    assert confirm["evaluations"] == confirm["done"] == 6 and confirm["eta_seconds"] == 0
     assert job.summary == {"stop": "candidates", "candidates": 10}  # why the search ended, kept on the job
 
 

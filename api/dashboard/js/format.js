@@ -73,11 +73,25 @@ function confirmFollows(job) {
   return (job.spec?.confirm?.top_k ?? 0) > 0 || (job.spec?.baselines?.length ?? 0) > 0;
 }
 
-/** What the ETA says. The estimate is the search's: the confirm phase that follows is named, not
- * guessed, and while it runs the ETA says so instead of "0 s". */
+/** Seconds of the confirm phase still to go: the runner's estimate as of the job's
+ * elapsed_seconds, counted down with the live elapsed time; null before it has one. */
+export function confirmEta(job, elapsed = job.elapsed_seconds) {
+  const seconds = job.progress?.confirm_eta_seconds;
+  if (typeof seconds !== "number") return null;
+  return Math.max(0, seconds - Math.max(0, elapsed - (job.elapsed_seconds || 0)));
+}
+
+/** What the ETA says. During the search, the search's estimate, naming the confirm phase that
+ * follows (its length is not known before it starts); during the confirm phase, its own estimate
+ * and how many of its evaluations are done ("confirming…" until the first one is). */
 export function etaText(job, elapsed = job.elapsed_seconds) {
   if (job.status !== "running") return "—";
-  if (job.phase === "confirm") return "confirming…";
+  if (job.phase === "confirm") {
+    const { confirm_done: done, confirm_evaluations: total } = job.progress ?? {};
+    const seconds = confirmEta(job, elapsed);
+    const count = typeof total === "number" ? ` (confirm ${done}/${total})` : "";
+    return seconds === null ? `confirming…${count}` : `${duration(seconds)}${count}`;
+  }
   const seconds = eta(job, elapsed);
   if (seconds === null) return "—";
   if (seconds < 0.5) return "finishing the search…";
