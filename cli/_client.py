@@ -132,7 +132,17 @@ def progress_line(job: dict[str, Any]) -> str:
     stop = f" ({stop_text(job)})" if stop_text(job) else ""
     return (f"job {job['id']} {job['status']}{phase}{stop}: {p['candidates_done']}/{budget} candidates, "
             f"{p['evaluations_done']} evaluations ({p['rejected']} rejected, {p['failed']} failed), "
-            f"best {best}, {job.get('elapsed_seconds', 0):.0f}s")
+            f"best {best}, {job.get('elapsed_seconds', 0):.0f}s{confirm_text(job)}")
+
+
+def confirm_text(job: dict[str, Any]) -> str:
+    """", confirm 4/12, ~80s left" while the confirm phase runs (its own count and estimate)."""
+    p = job["progress"]
+    if job["status"] != "running" or job.get("phase") != "confirm" or p.get("confirm_evaluations") is None:
+        return ""
+    eta = p.get("confirm_eta_seconds")
+    left = f", ~{eta:.0f}s left" if eta is not None else ""
+    return f", confirm {p['confirm_done']}/{p['confirm_evaluations']}{left}"
 
 
 def watch(client: Any, job_id: int, poll: float = 1.0, *,
