@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from evaluator._data import cache_dir
     from evaluator._fidelity import AshaScheduler, geometric_rungs
     from evaluator._members import Checkpoint, Member, PopulationRun
-    from evaluator._result import FAILED, OK, REJECTED, Fitness, RunResult, SeedStats, over_seeds
+    from evaluator._result import FAILED, OK, REJECTED, Fitness, RunResult, SeedStats, Status, over_seeds
     from evaluator._signal import SIGNAL_BOUNDS, SignalBounds, SignalGains, signal_gains
     from evaluator._task import Task, TaskData, TaskError, get_task, register, task_names
     from evaluator._train import train_population
@@ -25,7 +25,7 @@ _EXPORTS = {
     "Checkpoint": "evaluator._members", "Member": "evaluator._members", "PopulationRun": "evaluator._members",
     "FAILED": "evaluator._result", "OK": "evaluator._result", "REJECTED": "evaluator._result",
     "Fitness": "evaluator._result", "RunResult": "evaluator._result", "SeedStats": "evaluator._result",
-    "over_seeds": "evaluator._result",
+    "Status": "evaluator._result", "over_seeds": "evaluator._result",
     "SIGNAL_BOUNDS": "evaluator._signal", "SignalBounds": "evaluator._signal", "SignalGains": "evaluator._signal",
     "signal_gains": "evaluator._signal",
     "Task": "evaluator._task", "TaskData": "evaluator._task", "TaskError": "evaluator._task",
@@ -49,6 +49,7 @@ __all__ = [
     "SeedStats",
     "SignalBounds",
     "SignalGains",
+    "Status",
     "Task",
     "TaskData",
     "TaskError",

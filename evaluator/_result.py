@@ -19,7 +19,6 @@ Status = Literal["ok", "rejected", "failed"]
 OK: Final = "ok"
 REJECTED: Final = "rejected"  # stopped early by a check: a verdict on the function
 FAILED: Final = "failed"  # stopped by something else (a time limit, an error): no verdict
-STATUSES: tuple[Status, ...] = (OK, REJECTED, FAILED)
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class RunResult:
     expression: str
     seed: int
     task: str
-    status: str = OK
+    status: Status = OK
     reason: str | None = None
     detail: str | None = None
     fitness: float | None = None

@@ -11,16 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from worker._evaluate import evaluate_batch
-    from worker._executor import EvalOutcome, EvalRequest, Executor
+    from worker._executor import Executor
     from worker._in_process import InProcessExecutor
     from worker._job import JobRun
     from worker._ray import RayExecutor
+    from worker._request import EvalRequest
+    from worker._result import EvalOutcome
     from worker._runner import Runner
     from worker.spec import JobSpec, SpecError
 
 _EXPORTS = {
     "evaluate_batch": "worker._evaluate",
-    "EvalOutcome": "worker._executor", "EvalRequest": "worker._executor", "Executor": "worker._executor",
+    "EvalOutcome": "worker._result", "EvalRequest": "worker._request", "Executor": "worker._executor",
     "InProcessExecutor": "worker._in_process",
     "JobRun": "worker._job",
     "RayExecutor": "worker._ray",

@@ -15,7 +15,9 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any
 
-from worker._executor import EvalOutcome, EvalRequest, describe_exception
+from worker._executor import describe_exception
+from worker._request import EvalRequest
+from worker._result import EvalOutcome
 
 log = logging.getLogger(__name__)
 

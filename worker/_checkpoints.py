@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker._executor import EvalRequest
+from worker._request import EvalRequest
 
 if TYPE_CHECKING:
     from evaluator import Checkpoint, Member

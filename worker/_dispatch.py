@@ -11,57 +11,16 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import statistics
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.orm import Session
 
 import store
-from worker._executor import EvalOutcome, EvalRequest, Executor
+from worker._executor import Executor
+from worker._request import EvalRequest
+from worker._result import CandidateResult, EvalOutcome
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CandidateResult:
-    """What the search loop is told about one candidate at one fidelity: the mean over seeds
-    when every seed trained, else None with the first failing seed's status and reason."""
-
-    fitness: float | None
-    cost: float | None
-    status: str
-    reason: str | None
-    seeds: tuple[float | None, ...]
-
-    @classmethod
-    def of(cls, rows: Sequence[tuple[str, float | None, str | None]], cost: float | None) -> CandidateResult:
-        bad = [(status, reason) for status, _, reason in rows if status != store.OK]
-        values = tuple(fitness for _, fitness, _ in rows)
-        if bad or any(v is None or not math.isfinite(v) for v in values):
-            status, reason = bad[0] if bad else (store.FAILED, "nonfinite_fitness")
-            return cls(None, cost, status, reason, values)
-        return cls(statistics.fmean(v for v in values if v is not None), cost, store.OK, None, values)
-
-
-@dataclass(frozen=True)
-class Work:
-    """One evaluation row to run: its id, the task and fidelity it names; for a rung of a
-    multi-fidelity search the schedule's ``horizon`` and the rung below (``resume_from``)."""
-
-    evaluation_id: int
-    expression: str
-    task: str
-    options: dict[str, Any]
-    seed: int
-    steps: int
-    horizon: int | None = None
-    resume_from: int | None = None
-    precision: str = "fp32"
-    rejection: dict[str, Any] | None = None  # the job's rejection policy; None: the default
 
 
 class Dispatcher:
@@ -76,62 +35,54 @@ class Dispatcher:
         self.database = database
         self.executor = executor
         self.job_id = job_id
-        self.device = device
+        self.device = device  # where the job's requests train (``EvalRequest.device``)
         self.active = active
         self.runner = runner
         self._lock = threading.Lock()
-        self._outstanding: dict[int, Future[EvalOutcome]] = {}
+        self._outstanding: dict[str, Future[EvalOutcome]] = {}  # by request key
 
     def rows(self, candidate_id: int, *, task: str, seeds: Sequence[int], steps: int, phase: str
              ) -> list[store.Evaluation]:
-        """Gets or creates the evaluation rows of one candidate (expunged, safe to read later)."""
+        """Gets or creates the evaluation rows of one candidate (detached, safe to read later)."""
         with self.database.session() as session:
-            rows = [store.add_evaluation(session=session, candidate_id=candidate_id, task=task, seed=seed,
-                                         steps=steps, phase=phase)[0] for seed in seeds]
-            session.flush()
-            for row in rows:
-                session.refresh(row)
-            session.expunge_all()
-        return rows
+            return store.add_evaluations(session=session, candidate_id=candidate_id, task=task, seeds=seeds,
+                                         steps=steps, phase=phase)
 
-    def gather(self, work: Sequence[Work], finished: Sequence[tuple[str, float | None, str | None]],
+    def gather(self, requests: Sequence[EvalRequest], finished: Sequence[tuple[str, float | None, str | None]],
                cost: float | None) -> Future[CandidateResult]:
-        """One future for a candidate: ``finished`` rows are reused, ``work`` is submitted."""
+        """One future for a candidate: ``finished`` rows are reused, ``requests`` (keyed by
+        their evaluation rows' ids) are submitted."""
         result: Future[CandidateResult] = Future()
         result.set_running_or_notify_cancel()  # a deadline must not cancel work in progress
         done = list(finished)
-        if not work:
+        if not requests:
             result.set_result(CandidateResult.of(done, cost))
             return result
-        remaining = [len(work)]
+        remaining = [len(requests)]
 
-        def arrived(item: Work, future: Future[EvalOutcome]) -> None:
+        def arrived(request: EvalRequest, future: Future[EvalOutcome]) -> None:
             try:
-                outcome = _outcome_of(item, future)
+                outcome = _outcome_of(request, future)
                 self.record(outcome)
                 with self._lock:
-                    self._outstanding.pop(item.evaluation_id, None)
+                    self._outstanding.pop(request.key, None)
                     done.append((outcome.status, outcome.fitness, outcome.reason))
                     remaining[0] -= 1
                     last = remaining[0] == 0
                 if last:
                     result.set_result(CandidateResult.of(done, cost))
             except BaseException as exc:  # noqa: BLE001 — the loop must hear of it, not hang
-                log.exception("recording evaluation %s of job %s failed", item.evaluation_id, self.job_id,
-                              extra={"job_id": self.job_id, "evaluation_id": item.evaluation_id,
+                log.exception("recording evaluation %s of job %s failed", request.key, self.job_id,
+                              extra={"job_id": self.job_id, "evaluation_id": int(request.key),
                                      "runner": self.runner})
                 if not result.done():
                     result.set_exception(exc)
 
-        for item in work:
-            future = self.executor.submit(EvalRequest(
-                key=str(item.evaluation_id), expression=item.expression, task=item.task,
-                task_options=item.options, seed=item.seed, steps=item.steps, device=self.device,
-                horizon=item.horizon, resume_from=item.resume_from, precision=item.precision,
-                rejection=item.rejection))
+        for request in requests:
+            future = self.executor.submit(request)
             with self._lock:
-                self._outstanding[item.evaluation_id] = future
-            future.add_done_callback(functools.partial(arrived, item))
+                self._outstanding[request.key] = future
+            future.add_done_callback(functools.partial(arrived, request))
         return result
 
     def record(self, outcome: EvalOutcome) -> None:
@@ -153,7 +104,7 @@ class Dispatcher:
                  extra={"job_id": self.job_id, "candidate_id": row.candidate_id, "evaluation_id": row.id,
                         "runner": self.runner})
 
-    def _store(self, session: Session, outcome: EvalOutcome, fitness: float | None) -> store.Evaluation:
+    def _store(self, session: store.Session, outcome: EvalOutcome, fitness: float | None) -> store.Evaluation:
         """The result and its event, in one transaction fenced by this runner's lease."""
         row = store.finish_evaluation(
             session=session, evaluation_id=int(outcome.key), status=outcome.status, fitness=fitness,
@@ -178,13 +129,13 @@ class Dispatcher:
         return len(futures)
 
 
-def _outcome_of(item: Work, future: Future[EvalOutcome]) -> EvalOutcome:
+def _outcome_of(request: EvalRequest, future: Future[EvalOutcome]) -> EvalOutcome:
     try:
         return future.result()
     except CancelledError:
-        return EvalOutcome(key=str(item.evaluation_id), status=store.FAILED, fitness=None, metrics={},
+        return EvalOutcome(key=request.key, status=store.FAILED, fitness=None, metrics={},
                            reason="cancelled", detail=None, wall_time=0.0, worker="", steps=0)
     except Exception as exc:  # noqa: BLE001 — an executor bug still gives the row a reason
-        return EvalOutcome(key=str(item.evaluation_id), status=store.FAILED, fitness=None, metrics={},
+        return EvalOutcome(key=request.key, status=store.FAILED, fitness=None, metrics={},
                            reason="error", detail=f"{type(exc).__name__}: {exc}", wall_time=0.0, worker="",
                            steps=0)

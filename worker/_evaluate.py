@@ -21,9 +21,12 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from evaluator import OK
 from space import load_plugins
 from worker import _checkpoints as checkpoints
-from worker._executor import OK, EvalOutcome, EvalRequest, describe_exception, worker_id
+from worker._executor import describe_exception, worker_id
+from worker._request import EvalRequest
+from worker._result import EvalOutcome
 
 if TYPE_CHECKING:
     from evaluator import Checkpoint, RunResult, Task

@@ -7,7 +7,9 @@ import threading
 from concurrent.futures import Future
 
 from worker._batching import Batch, BatchQueue
-from worker._executor import EvalOutcome, EvalRequest, EvaluateBatch, run_batch, worker_id
+from worker._executor import EvaluateBatch, run_batch, worker_id
+from worker._request import EvalRequest
+from worker._result import EvalOutcome
 
 
 class InProcessExecutor:

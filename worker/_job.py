@@ -18,16 +18,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 import store
 from search import Controller, Result, SearchBudget, SearchSummary, make_controller, run_search
 from space import Expr, fingerprint, parse
 from worker import _scoring
 from worker._describe import Describer, describe, known_match
-from worker._dispatch import CandidateResult, Dispatcher, Work
+from worker._dispatch import Dispatcher
 from worker._eta import ConfirmClock
-from worker._executor import EvalOutcome, Executor
+from worker._executor import Executor
+from worker._request import EvalRequest
+from worker._result import CandidateResult, EvalOutcome
 from worker.spec import JobSpec, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,6 @@ class JobRun:
             row = describe(expr)
             with self.database.session() as session:
                 candidate = store.add_candidate(session=session, job_id=self.job_id, **row)
-                session.flush()
                 candidate_id = candidate.id
                 if not candidate.canonical:
                     self.describer.submit(candidate_id, row["expr_json"])
@@ -187,7 +186,6 @@ class JobRun:
             rows = [describe(expr) for expr in exprs]
             with self.database.session() as session:
                 added = [store.add_candidate(session=session, job_id=self.job_id, **row) for row in rows]
-                session.flush()
                 for row, candidate in zip(rows, added, strict=True):
                     self.candidate_ids[row["fingerprint"]] = candidate.id
                     self.describer.submit(candidate.id, row["expr_json"])
@@ -340,11 +338,13 @@ class JobRun:
 
     def submit(self, expr: Expr, rows: list[store.Evaluation], task: TaskSpec, cost: float | None,
                horizon: int | None = None, resume_from: int | None = None) -> Future[CandidateResult]:
-        work = [Work(r.id, str(expr), r.task, task.options, r.seed, r.steps, horizon, resume_from, task.precision,
-                     self.spec.rejection.to_json())
-                for r in rows if r.status == store.PENDING]
+        requests = [EvalRequest(key=str(r.id), expression=str(expr), task=r.task, task_options=task.options,
+                                seed=r.seed, steps=r.steps, device=self.dispatcher.device, horizon=horizon,
+                                resume_from=resume_from, precision=task.precision,
+                                rejection=self.spec.rejection.to_json())
+                    for r in rows if r.status == store.PENDING]
         finished = [(r.status, r.fitness, r.reason) for r in rows if r.status != store.PENDING]
-        return self.dispatcher.gather(work, finished, cost)
+        return self.dispatcher.gather(requests, finished, cost)
 
     # -- confirm phase
     def confirm(self) -> bool:
@@ -474,14 +474,7 @@ class JobRun:
 
     def stored_candidates(self) -> list[tuple[store.Candidate, list[store.Evaluation]]]:
         with self.database.session() as session:
-            candidates = session.scalars(select(store.Candidate).where(store.Candidate.job_id == self.job_id)
-                                         .order_by(store.Candidate.number)).all()
-            evaluations = session.scalars(select(store.Evaluation).where(store.Evaluation.job_id == self.job_id)).all()
-            session.expunge_all()
-        by_candidate: dict[int, list[store.Evaluation]] = {c.id: [] for c in candidates}
-        for evaluation in evaluations:
-            by_candidate[evaluation.candidate_id].append(evaluation)
-        return [(c, by_candidate[c.id]) for c in candidates]
+            return store.job_results(session=session, job_id=self.job_id)
 
     def save(self, **changes: Any) -> None:
         if not self.active():

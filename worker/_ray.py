@@ -37,13 +37,9 @@ from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from worker._batching import Batch, BatchQueue
-from worker._executor import (
-    EvalOutcome,
-    EvalRequest,
-    EvaluateBatch,
-    describe_exception,
-    run_batch,
-)
+from worker._executor import EvaluateBatch, describe_exception, run_batch
+from worker._request import EvalRequest
+from worker._result import EvalOutcome
 
 log = logging.getLogger(__name__)
 

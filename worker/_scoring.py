@@ -17,6 +17,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from evaluator import over_seeds
+
 FLOOR = 1e-6  # |b| below this divides by it instead: a baseline scoring ~0 must not blow scores up
 
 
@@ -60,11 +62,11 @@ class Seeds:
 
     @property
     def mean(self) -> float | None:
-        return statistics.fmean(self.finite) if self.finite else None
+        return over_seeds(self.values).mean
 
     @property
     def std(self) -> float | None:
-        return statistics.stdev(self.finite) if len(self.finite) > 1 else None
+        return over_seeds(self.values).std
 
     def to_json(self) -> dict[str, object]:
         return {"mean": self.mean, "std": self.std, "seeds": len(self.finite), "of": len(self.values),

@@ -37,7 +37,10 @@ from typing import Any
 
 import pytest
 
-from worker._executor import OK, EvalOutcome, EvalRequest, Executor, worker_id
+from evaluator import OK
+from worker._executor import Executor, worker_id
+from worker._request import EvalRequest
+from worker._result import EvalOutcome
 
 WAIT = 60.0  # seconds any one test waits for its futures: generous on a loaded 2-core machine
 

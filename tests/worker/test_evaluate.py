@@ -17,8 +17,8 @@ from evaluator import Checkpoint, Member, get_task, train_population
 from space import parse
 from worker import _checkpoints as checkpoints
 from worker._evaluate import THREADS_ENV, _task, evaluate_batch
-from worker._executor import EvalRequest
 from worker._in_process import InProcessExecutor
+from worker._request import EvalRequest
 from worker.testing import results
 
 TASK, STEPS = "mnist1d-mlp", 40

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
-from worker._executor import EvalOutcome, EvalRequest, Executor, describe_exception
+from worker._executor import Executor, describe_exception
 from worker._in_process import InProcessExecutor
 from worker._ray import RayExecutor
+from worker._request import EvalRequest
+from worker._result import EvalOutcome
 from worker.testing import ExecutorContract, batch_of, make_request, results, toy_evaluate
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from worker._executor import EvalRequest
 from worker._ray import RayExecutor
+from worker._request import EvalRequest
 from worker.testing import make_request, results, toy_evaluate
 
 DEADLINE = 30.0
