@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 
 import store
+from evaluator import FAILED
 from worker._executor import Executor
 from worker._request import EvalRequest
 from worker._result import CandidateResult, EvalOutcome
@@ -133,9 +134,9 @@ def _outcome_of(request: EvalRequest, future: Future[EvalOutcome]) -> EvalOutcom
     try:
         return future.result()
     except CancelledError:
-        return EvalOutcome(key=request.key, status=store.FAILED, fitness=None, metrics={},
+        return EvalOutcome(key=request.key, status=FAILED, fitness=None, metrics={},
                            reason="cancelled", detail=None, wall_time=0.0, worker="", steps=0)
     except Exception as exc:  # noqa: BLE001 — an executor bug still gives the row a reason
-        return EvalOutcome(key=request.key, status=store.FAILED, fitness=None, metrics={},
+        return EvalOutcome(key=request.key, status=FAILED, fitness=None, metrics={},
                            reason="error", detail=f"{type(exc).__name__}: {exc}", wall_time=0.0, worker="",
                            steps=0)
