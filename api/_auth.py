@@ -41,7 +41,7 @@ def current_token(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    with database.session() as session:
+    with database.reads() as session:
         token = store.authenticate(session=session, secret=credentials.credentials)
         if token is None:
             raise _unauthorized("invalid or revoked token")

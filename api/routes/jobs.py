@@ -171,7 +171,7 @@ def get_leaderboard(
     """Candidates best first: by confirmed mean once confirmed, else by search fitness; ties in
     order of proposal. Page with `cursor` (each page's `next_cursor`), or with `offset`, which
     walks the rows it skips."""
-    with database.session() as session:
+    with database.reads() as session:
         # checked on every request, cached or not, as owned_job does, on the columns a page needs
         job = store.leaderboard_job(session=session, job_id=job_id)
         if job is None or not principal.may_see(job.owner):
