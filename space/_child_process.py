@@ -92,10 +92,11 @@ class ChildProcess:
         return answer
 
     def answers(self) -> Iterator[Message]:
-        """The running child's answers as they come, until it exits (for a reader thread)."""
+        """The running child's answers as they come, until it exits (for a reader thread). Bound
+        to the child running now, not when iteration begins: a :meth:`close` in between must
+        not leave the reader without a process."""
         assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            yield json.loads(line)
+        return (json.loads(line) for line in self._process.stdout)
 
     def close(self, *, wait: bool = True) -> None:
         """Lets the child finish the requests sent (``wait``: it sees the end of its input and

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import store
@@ -90,15 +90,15 @@ class Describer:
         if self._child is None:
             self._child = ChildProcess("worker.describer")  # no ready line: the runner never waits
             self._child.start()
-            self._reader = threading.Thread(target=self._read, args=(self._child,), daemon=True,
+            self._reader = threading.Thread(target=self._read, args=(self._child.answers(),), daemon=True,
                                             name="describer")
             self._reader.start()
         if not self._child.send({"id": candidate_id, "expr": expr_json}):
             log.warning("the describer process died; candidate %s stays undescribed", candidate_id,
                         extra={"candidate_id": candidate_id})
 
-    def _read(self, child: ChildProcess) -> None:
-        for answer in child.answers():
+    def _read(self, answers: Iterator[dict[str, Any]]) -> None:
+        for answer in answers:
             if not self.active():
                 continue
             try:
