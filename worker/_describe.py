@@ -153,6 +153,10 @@ def serve() -> None:
                        "properties": signal_properties(expr)}  # no sympy: within the time
         return {"id": request["id"], "description": description, "warnings": warnings.records}
 
+    # Import sympy and torch (the signal probe's) before the first request's time limit runs:
+    # on a loaded machine the first imports alone took over DESCRIBE_SECONDS, the alarm then
+    # left a half-imported module behind, and the fallback answer failed importing it again.
+    slow_description("x")  # the JSON form of the expression x
     serve_requests(answer, time_limit=DESCRIBE_SECONDS, timed_out=timed_out)
 
 

@@ -45,3 +45,14 @@ def test_the_describer_process_answers_line_by_line_and_survives_a_pathological_
     assert answers[0]["description"]["canonical"]  # a fallback, not a hang
     assert answers[1]["description"]["canonical"] == canonical_text(parse("x*tanh(x)"))
     assert "signal_gain" in answers[0]["description"]["properties"]  # the fallback still measures the gains
+
+
+def test_the_describer_child_imports_sympy_and_torch_before_it_times_requests():
+    # An alarm inside a first import leaves a half-loaded module, and the fallback answer then
+    # failed importing it again ("cannot import name 'signal_gains'"), seen on a loaded machine.
+    code = ("import json, sys; import worker._describe as d; "
+            "d.serve_requests = lambda *a, **k: print(json.dumps([m in sys.modules for m in ('sympy', 'torch')])); "
+            "d.serve()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == [True, True]
