@@ -141,6 +141,10 @@ def test_the_form_builds_a_multi_task_job(seeded: tuple[Server, dict[str, Any]],
     tab.screenshot(path=str(shots / "new-job-tasks.png"), full_page=True)
 
     tab.fill("#tasks-1-hurdle", "")
+    assert preview(tab)["confirm"]["tasks"] == []  # no transfer check unless asked for
+    tab.check("#confirm-task-mnist1d-mlp")  # the confirm phase's transfer check
+    assert preview(tab)["confirm"]["tasks"] == ["mnist1d-mlp"]
+    assert tab.locator("#confirm-task-npz").count() == 0  # needs a data path: not offered
     tab.click("#submit-job")
     tab.wait_for_url("**/#/jobs/*")
     job_id = int(tab.url.rsplit("/", 1)[1])
@@ -148,6 +152,7 @@ def test_the_form_builds_a_multi_task_job(seeded: tuple[Server, dict[str, Any]],
                     timeout=30).json()
     assert job["spec"]["aggregate"] == "min" and [t["name"] for t in job["spec"]["tasks"]] == list(TASKS)
     assert job["spec"]["tasks"][0]["hurdle"] == -0.1 and job["spec"]["baselines"] == ["relu(x)", "gelu(x)"]
+    assert job["spec"]["confirm"]["tasks"] == ["mnist1d-mlp"]
     tab.wait_for_selector("#spec .spec-block h3:text('Task 2 of 2')")
 
 

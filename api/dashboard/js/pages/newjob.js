@@ -63,6 +63,19 @@ function readParams(container, defaults) {
   return params;
 }
 
+/** The confirm phase's transfer check (confirm.tasks): tasks the top-k and the baselines also
+ * train on after the search, for each candidate's transfer verdict. Tasks that need options
+ * (a data path) have no default budget and are left out; the API's 422 names any other problem. */
+function transferTasks(tasks) {
+  const usable = tasks.filter((task) => task.budget);
+  return h("fieldset", { class: "operators", "data-loc": "confirm.tasks", "aria-describedby": "err-confirm-tasks" },
+    h("legend", {}, "Check transfer to (confirm phase, optional)"),
+    h("div", { class: "op-grid" }, usable.map((task) => h("span", { class: "check op", title: task.description },
+      h("input", { type: "checkbox", id: `confirm-task-${task.name}`, name: "confirm-task", value: task.name }),
+      h("label", { for: `confirm-task-${task.name}` }, h("code", {}, task.name))))),
+    errorSlot("confirm.tasks"));
+}
+
 export function render(main, { signal }) {
   const error = h("div", { class: "error", role: "alert", id: "form-error" });
   put(main, h("h1", {}, "New job"), h("p", { class: "muted" }, "Loading operators, controllers and tasks…"), error);
@@ -142,7 +155,8 @@ function build(main, { operators, controllers, tasks, signal }) {
       ...scoring.read(),
       budget: { candidates: readNumber(value("budget.candidates")), seconds: readNumber(value("budget.seconds")),
         in_flight: readNumber(value("budget.in_flight")) },
-      confirm: { top_k: readNumber(value("confirm.top_k")), seeds: readNumber(value("confirm.seeds")) },
+      confirm: { top_k: readNumber(value("confirm.top_k")), seeds: readNumber(value("confirm.seeds")),
+        tasks: checked("confirm-task") },
       fidelity: { rungs: rungs ? rungs.split(/[\s,]+/).map(Number) : [], eta: readNumber(value("fidelity.eta")) },
       seed: readNumber(value("seed")),
     };
@@ -169,7 +183,8 @@ function build(main, { operators, controllers, tasks, signal }) {
         numberField("budget.seconds", "Seconds (optional)", "", { min: 1, step: "any" }),
         numberField("budget.in_flight", "In flight (optional)", "", { min: 1 })),
       h("div", { class: "row" }, numberField("confirm.top_k", "Confirm top k", 5, { min: 0 }),
-        numberField("confirm.seeds", "Confirm seeds", 3, { min: 1 })), errorSlot("budget"), errorSlot("confirm")),
+        numberField("confirm.seeds", "Confirm seeds", 3, { min: 1 })), transferTasks(tasks),
+      errorSlot("budget"), errorSlot("confirm")),
     h("details", { class: "panel" }, h("summary", {}, "Multi-fidelity (optional)"),
       h("div", { class: "row", "data-loc": "fidelity" },
         field("fidelity.rungs", "Rungs (training steps, increasing)", h("input", { type: "text", id: "fidelity-rungs",
