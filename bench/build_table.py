@@ -19,7 +19,8 @@ Two fitnesses (``--fitness``):
 Every task trains a third of its default budget (``--fraction``; 1,000 of ``mnist1d-mlp``'s
 3,000 steps, 333 of the deep tasks' 1,000) so that a table costs about an hour on 2 CPU cores;
 the steps are recorded in the file. The build is resumable: rows are appended to
-``<name>.partial.json.gz`` after every population, and a rerun skips the fingerprints there.
+``<name>.partial.json.gz`` after every population, and a rerun skips the fingerprints there;
+``built_on`` names the CPU and kernel ISA of every machine that added rows.
 
     python bench/build_table.py [--fitness shallow|default] [--fraction 0.333] [--k 64] [--limit N]
 """
@@ -38,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluator import Member, RejectionPolicy, get_task, train_population  # noqa: E402
+from evaluator._c_target import describe_cpu  # noqa: E402
 from space import Expr, Space, fingerprint, parse  # noqa: E402
 from worker._scoring import aggregate, normalised, reference  # noqa: E402
 from worker.spec import DEFAULT_AGGREGATE, DEFAULT_BASELINES, DEFAULT_TASKS  # noqa: E402
@@ -150,6 +152,9 @@ def main() -> None:
     table = read(partial) or fresh
     if [t["steps"] for t in table["tasks"]] != [t["steps"] for t in fresh["tasks"]] or table["seeds"] != [args.seed]:
         raise SystemExit(f"{partial} was built with other steps or seeds: {table['tasks']}, {table['seeds']}")
+    machine = describe_cpu()  # every machine that built rows: fitness may differ in the last digits by CPU
+    if machine not in table.setdefault("built_on", []):
+        table["built_on"].append(machine)
     done = {row["fingerprint"] for row in table["rows"]}
     todo = [(c, e) for c, e in space.unique() if fingerprint(e) not in done]
     if args.limit is not None:

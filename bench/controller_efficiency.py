@@ -4,10 +4,13 @@ Reads the table written by ``bench/build_table.py`` and runs each controller for
 seeds: every proposal's fitness is looked up by fingerprint (a missing or rejected function
 counts as an evaluation with no fitness). Reports per controller the evaluations until one of
 the table's 5 best functions is evaluated (median and interquartile range over seeds) and the
-median best fitness after 50, 100 and 200 evaluations. Last line, one object per controller:
-``{"random": {"evals_to_top5_median": m, "evals_to_top5_iqr": [q1, q3], "best_at_50": f, …}, …}``.
+median best fitness after 50, 100 and 200 evaluations, and that median as a fraction of random
+search's (``vs_random``). Last line, one object per controller:
+``{"random": {"evals_to_top5_median": m, "evals_to_top5_iqr": [q1, q3], "best_at_50": f, …, "vs_random": r}, …}``.
+Run it on each table: ``mnist1d_one_unit`` (the shallow fitness) and ``default_one_unit`` (the
+JobSpec's default fitness, ``build_table.py --fitness default``).
 
-    python bench/controller_efficiency.py [--table bench/data/mnist1d_one_unit.json.gz] [--seeds 20]
+    python bench/controller_efficiency.py [--table bench/data/default_one_unit.json.gz] [--seeds 20]
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ def efficiency(space: Space, table: dict[str, float | None], kinds: Sequence[str
         runs = [one_run(kind, space, table, top5, seed, limit) for seed in range(seeds)]
         report[kind] = summarize([h for h, _ in runs], [t for _, t in runs], limit)
         print(f"{kind}: {json.dumps(report[kind])} ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+    if "random" in report:  # the targets are fractions of random search's count
+        for row in report.values():
+            row["vs_random"] = round(row["evals_to_top5_median"] / report["random"]["evals_to_top5_median"], 3)
     return report
 
 
@@ -100,7 +106,8 @@ def main() -> None:
     kinds = args.controllers.split(",")
     report = efficiency(space, table, kinds, args.seeds)
     for kind, row in report.items():
-        print(f"{kind:<12} top-5 after {row['evals_to_top5_median']:>7} evaluations (IQR {row['evals_to_top5_iqr']})")
+        ratio = f", {row['vs_random']:.2f} of random's" if "vs_random" in row else ""
+        print(f"{kind:<12} top-5 after {row['evals_to_top5_median']:>7} evaluations (IQR {row['evals_to_top5_iqr']}{ratio})")
     print(json.dumps(report))
 
 

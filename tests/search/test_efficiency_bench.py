@@ -40,5 +40,6 @@ def test_every_controller_is_measured_and_exhaustive_is_exact(tmp_path: Path) ->
         q1, q3 = row["evals_to_top5_iqr"]
         assert q1 <= row["evals_to_top5_median"] <= q3
         assert row["best_at_50"] <= row["best_at_100"] <= row["best_at_200"] <= max(table.values()) + 1e-9
+    assert report["random"]["vs_random"] == 1 and all(row["vs_random"] > 0 for row in report.values())
     # exhaustive is deterministic: the same count for every seed
     assert report["exhaustive"]["evals_to_top5_iqr"][0] == report["exhaustive"]["evals_to_top5_iqr"][1]
