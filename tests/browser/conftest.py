@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,25 @@ def start_server(db: Path, timeout: float = 90, *, runner: bool = True) -> Serve
     except BaseException:
         server.stop()
         raise
+
+
+LAPTOP = {"width": 1280, "height": 860}
+
+
+@contextmanager
+def signed_in(browser: Any, server: Server, **options: Any) -> Iterator[Any]:
+    """A page of a fresh browser profile (``options``: the context's, e.g. a viewport), signed in
+    through the printed URL; fails on any uncaught page error once the test is done."""
+    context = browser.new_context(**{"viewport": LAPTOP, **options})
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(20_000)
+    page.goto(f"{server.base}/?token={server.token}")
+    page.wait_for_selector("table.jobs")
+    yield page
+    context.close()
+    assert not errors, errors
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ import httpx
 import pytest
 
 from space import Space
-from tests.browser.conftest import Server
+from tests.browser.conftest import LAPTOP, Server
 
-LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 UNARY, BINARY = ["x", "sigmoid", "tanh", "sin", "relu"], ["add", "mul", "max"]
 ROWS = "table.leaderboard tbody tr[data-candidate]"

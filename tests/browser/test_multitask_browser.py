@@ -21,10 +21,9 @@ from sqlalchemy import update
 import store
 from tests.api.conftest import add_candidate
 from tests.api.test_api_baselines import DEEP, store_job
-from tests.browser.conftest import Server, start_server
+from tests.browser.conftest import Server, signed_in, start_server
 from worker.spec import JobSpec
 
-LAPTOP = {"width": 1280, "height": 860}
 ROWS = "table.leaderboard tbody tr[data-candidate]"
 TASKS = ("mnist1d-mlp", "digits-cnn")
 
@@ -82,16 +81,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
 @pytest.fixture
 def tab(seeded: tuple[Server, dict[str, Any]], browser: Any) -> Iterator[Any]:
     server, _ = seeded
-    context = browser.new_context(viewport=LAPTOP)
-    errors: list[str] = []
-    page = context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(20_000)
-    page.goto(f"{server.base}/?token={server.token}")
-    page.wait_for_selector("table.jobs")
-    yield page
-    context.close()
-    assert not errors, errors
+    with signed_in(browser, server) as page:
+        yield page
 
 
 def preview(tab: Any) -> dict[str, Any]:

@@ -19,13 +19,12 @@ from sqlalchemy import update
 
 import store
 from tests.api.conftest import add_candidate
-from tests.browser.conftest import Server, start_server
+from tests.browser.conftest import LAPTOP, Server, signed_in, start_server
 from worker.spec import JobSpec
 
 NODE = "f3a9c0d2" + "7b" * 24  # a Ray node id: 56 hex digits
 WORKER = f"gpu-node-3:41872:{NODE}"
 BOARD = 45
-LAPTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 ROWS = "table.leaderboard tbody tr[data-candidate]"
 
@@ -78,16 +77,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, d
 @pytest.fixture
 def tab(seeded: tuple[Server, dict[str, int]], browser: Any) -> Iterator[Any]:
     server, _ = seeded
-    context = browser.new_context(viewport=LAPTOP)
-    errors: list[str] = []
-    page = context.new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(20_000)
-    page.goto(f"{server.base}/?token={server.token}")
-    page.wait_for_selector("table.jobs")
-    yield page
-    context.close()
-    assert not errors, errors
+    with signed_in(browser, server) as page:
+        yield page
 
 
 def test_the_leaderboard_shows_more_by_cursor(seeded: tuple[Server, dict[str, int]], tab: Any) -> None:
