@@ -275,3 +275,15 @@ def member_slices(param: torch.Tensor, k: int) -> torch.Tensor:
     K*C first, so member k owns a contiguous block either way.
     """
     return param.reshape(k, -1)
+
+
+def padded_shortcut(x: torch.Tensor, k: int, stride: int, pad: int) -> torch.Tensor:
+    """ResNet's parameter-free shortcut (option A) for K members on ``[B, K·C, H, W]``: the
+    identity, or a stride-``stride`` subsample with ``pad`` zero channels, added to each member's
+    block of channels, not at the end of all K·C."""
+    if stride == 1 and pad == 0:
+        return x
+    x = x[:, :, ::stride, ::stride]
+    b, _, h, w = x.shape
+    per = torch.nn.functional.pad(x.reshape(b, k, -1, h, w), (0, 0, 0, 0, pad // 2, pad - pad // 2))
+    return per.reshape(b, -1, h, w)

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from evaluator._budget import Budget
-from evaluator._stacked import StackedConv2d, StackedLinear
+from evaluator._stacked import StackedConv2d, StackedLinear, padded_shortcut
 from evaluator._task import ActivationFactory, Task, TaskData, TaskError, register
 from evaluator.tasks.digits import conv_activation, to_channels, to_members
 
@@ -120,14 +120,7 @@ class _BasicBlock(nn.Module):
         self.stride, self.pad = stride, c_out - c_in
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == 1 and self.pad == 0:
-            return x
-        x = x[:, :, :: self.stride, :: self.stride]
-        b, _, h, w = x.shape
-        # zero channels are added to each member's block, not at the end of all K*C channels
-        per = x.reshape(b, self.k, -1, h, w)
-        per = nn.functional.pad(per, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
-        return per.reshape(b, -1, h, w)
+        return padded_shortcut(x, self.k, self.stride, self.pad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act1(self.bn1(self.conv1(x)))

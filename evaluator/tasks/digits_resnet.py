@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from evaluator._budget import Budget
+from evaluator._stacked import padded_shortcut
 from evaluator._task import ActivationFactory, TaskError, register
 from evaluator.tasks._deep import HeConv2d, HeLinear, check_sizes
 from evaluator.tasks.digits import DigitsCNN, conv_activation, to_channels, to_members
@@ -74,13 +75,7 @@ class BasicBlock(nn.Module):
         self.stride, self.pad = stride, c_out - c_in
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride == 1 and self.pad == 0:
-            return x
-        x = x[:, :, :: self.stride, :: self.stride]
-        b, _, h, w = x.shape
-        # zero channels are added to each member's block, not at the end of all K*C channels
-        per = nn.functional.pad(x.reshape(b, self.k, -1, h, w), (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
-        return per.reshape(b, -1, h, w)
+        return padded_shortcut(x, self.k, self.stride, self.pad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act1(self.norm1(self.conv1(x)))
