@@ -9,7 +9,6 @@ but compounds with depth (x + x²) does not score like ReLU here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -25,13 +24,7 @@ NAMES = ("mnist1d-deep-mlp", "mnist1d-resmlp", "digits-resnet")
 MEMBERS = [Member(parse("relu(x)"), 0), Member(parse("tanh(x)"), 1), Member(parse("x*sigmoid(beta*x)"), 2)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # small networks: one thread is faster, and two on a busy 2-core machine spin against each other
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/evaluator/conftest.py
 
 
 def _factory(text: str) -> ActivationFactory:

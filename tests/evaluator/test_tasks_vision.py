@@ -24,14 +24,7 @@ from space import parse
 MEMBERS = [Member(parse("relu(x)"), 0), Member(parse("tanh(x)"), 1), Member(parse("x*sigmoid(x)"), 2)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # these networks are tiny: one thread is faster, and two threads on a busy 2-core machine
-    # spin against each other (measured: 70x slower per step under contention)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/evaluator/conftest.py
 
 
 def write_cifar(root: Path, per_batch: int = 16) -> Path:
