@@ -152,13 +152,24 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _serve_processes(args: argparse.Namespace) -> None:
-    """``--processes N``: uvicorn's supervisor runs N API processes on one socket, each built by
-    ``api.app.app_from_environment`` from the settings passed down in the environment."""
+    """``--processes N``: N API processes, each built by ``api.app.app_from_environment`` from the
+    settings passed down in the environment, each on a listening socket of its own where the
+    kernel balances connections over them (cli._processes), else on uvicorn's one shared socket."""
     import uvicorn
 
+    from cli._processes import balanced, listeners, supervise
+
     os.environ.update({"ACTSEARCH_DB": args.db, "ACTSEARCH_LOG_FORMAT": args.log_format})
-    uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.processes, log_level=args.log_level, log_config=None)
+    options: dict[str, Any] = {"factory": True, "host": args.host, "port": args.port, "log_level": args.log_level,
+                               "log_config": None}
+    if not balanced():
+        uvicorn.run("api.app:app_from_environment", workers=args.processes, **options)
+        return
+    try:
+        sockets = listeners(args.host, args.port, args.processes)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    supervise(uvicorn.Config("api.app:app_from_environment", **options), sockets)
 
 
 def add_parser(sub: Any) -> None:
