@@ -36,16 +36,30 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_token(
-    database: DatabaseDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
+async def bearer_secret(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    """The secret the request carries (401 without one), not yet checked: :func:`authorize` does."""
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    return credentials.credentials
+
+
+BearerSecret = Annotated[str, Depends(bearer_secret)]
+
+
+def authorize(session: store.Session, secret: str) -> Principal:
+    """Who sends ``secret``: a live token's principal, else 401 (unknown or revoked)."""
+    token = store.authenticate(session=session, secret=secret)
+    if token is None:
+        raise _unauthorized("invalid or revoked token")
+    return Principal(token.id, token.owner, token.is_admin, token.max_concurrent_jobs, token.max_candidates)
+
+
+def current_token(database: DatabaseDep, secret: BearerSecret) -> Principal:
+    """The caller, checked in a session of its own. A hot read route takes :data:`BearerSecret`
+    instead and calls :func:`authorize` in the session it reads with: one connection and one
+    thread hop fewer per request (there is no session dependency, see api._deps)."""
     with database.reads() as session:
-        token = store.authenticate(session=session, secret=credentials.credentials)
-        if token is None:
-            raise _unauthorized("invalid or revoked token")
-        return Principal(token.id, token.owner, token.is_admin, token.max_concurrent_jobs, token.max_candidates)
+        return authorize(session, secret)
 
 
 CurrentToken = Annotated[Principal, Depends(current_token)]

@@ -10,7 +10,7 @@ from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
 
 import store
-from api._auth import CurrentToken, Principal, owned_job
+from api._auth import BearerSecret, CurrentToken, Principal, authorize, owned_job
 from api._cursor import CURSOR_LENGTH, decode_cursor, encode_cursor
 from api._deps import DatabaseDep, LeaderboardCacheDep, SettingsDep, WriterDep
 from api._errors import Invalid, bad_text
@@ -165,13 +165,14 @@ def cancel_job(job_id: JobId, principal: CurrentToken, writer: WriterDep) -> Job
 @router.get("/{job_id}/leaderboard", operation_id="get_leaderboard", response_model=LeaderboardPublic,
             responses=NOT_FOUND)
 def get_leaderboard(
-    job_id: JobId, principal: CurrentToken, database: DatabaseDep, cache: LeaderboardCacheDep, limit: Limit = 50,
+    job_id: JobId, secret: BearerSecret, database: DatabaseDep, cache: LeaderboardCacheDep, limit: Limit = 50,
     offset: Offset = 0, cursor: Cursor = None
 ) -> Response:
     """Candidates best first: by confirmed mean once confirmed, else by search fitness; ties in
     order of proposal. Page with `cursor` (each page's `next_cursor`), or with `offset`, which
     walks the rows it skips."""
     with database.reads() as session:
+        principal = authorize(session, secret)  # the token, in this page's session (one connection)
         # checked on every request, cached or not, as owned_job does, on the columns a page needs
         job = store.leaderboard_job(session=session, job_id=job_id)
         if job is None or not principal.may_see(job.owner):
