@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store._home import default_url, home
@@ -176,6 +176,38 @@ class Database:
         return f"Database({display_url(self.url)!r})"
 
 
+# A pooled connection idle for longer is pinged before it is handed out (see _ping_idle_connections).
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pings a pooled PostgreSQL connection before handing it out, if it sat idle in the pool for
+    more than ``IDLE_PING_SECONDS``: one that the server dropped (a restart, an idle timeout) is
+    replaced by a new one then, and the request never sees it.
+
+    ``pool_pre_ping`` pinged on every checkout: a round trip more per session, while under load
+    a connection goes back out within milliseconds. A server that restarts faster than
+    ``IDLE_PING_SECONDS`` after a connection's last use is the one case left: the request that
+    gets the connection fails (a 500), and the pool replaces all its connections for the next.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        checked_in = record.info.pop("checked_in", None)
+        if checked_in is None or time.monotonic() - checked_in <= IDLE_PING_SECONDS:
+            return  # new, or just used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool replaces this connection and hands out the new one; the older ones are
+            # likely gone too (a restart), so it replaces them as they come out.
+            raise InvalidatePoolError(f"a pooled connection is gone: {_first_line(error)}") from error
+
+
 def create_store_engine(url: str) -> Engine:
     """The engine for ``url`` with this store's connection settings (no connection made yet)."""
     url = normalize_url(url)
@@ -184,7 +216,8 @@ def create_store_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url)
+            _ping_idle_connections(engine)
     except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as error:
         raise StoreError(f"invalid database URL {display_url(url)!r}: {_first_line(error)}") from error
     return engine
