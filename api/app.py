@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -66,13 +67,25 @@ def create_app(*, database: store.Database, settings: Settings) -> FastAPI:
     return app
 
 
+def warm_up() -> None:
+    """Imports in the background what a first submission needs (:func:`worker.spec.warm_up`),
+    then moves every object alive by then out of the garbage collector's sight (``gc.freeze``).
+
+    Those are the imports, torch's alone a few hundred thousand objects, and they live as long
+    as the process. Each full collection walked them all: 90 to 180 ms in which the process
+    answered nothing, every few seconds under bench/api_load.py's load (measured): most of the
+    leaderboard's p99. After the freeze a full collection walks what requests left behind."""
+    from worker.spec import warm_up as import_heavy_modules
+
+    import_heavy_modules()
+    gc.freeze()
+
+
 def app_from_environment() -> FastAPI:
     """The app of one process of ``actsearch serve --processes N``: uvicorn starts each process
     from this factory, with the settings the parent put into ``ACTSEARCH_*`` variables."""
     from api._logging import configure_logging
     from space import load_plugins
-    from worker.spec import warm_up
-
     configure_logging(os.environ.get("ACTSEARCH_LOG_FORMAT", "text"))
     load_plugins()
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()

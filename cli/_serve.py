@@ -96,8 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import store
     from api._logging import configure_logging
     from api._settings import Settings
-    from api.app import create_app
-    from worker.spec import warm_up
+    from api.app import create_app, warm_up
 
     configure_logging(args.log_format)
     given, args.db = args.db, database_url(args.db)

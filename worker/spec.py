@@ -517,11 +517,14 @@ def openapi_schema() -> dict[str, Any]:
 
 
 def warm_up() -> None:
-    """Imports what validating a spec's meaning needs (the evaluator, with torch, and the
-    controllers): run in the background when a server starts, so that its first submission does
-    not wait seconds for them."""
+    """Imports what validating a spec's meaning needs (the evaluator, with torch, its tasks, and
+    the controllers) by validating the examples: run in the background when a server starts, so
+    that its first submission does not wait seconds for them."""
     try:
         import evaluator  # noqa: F401
         import search.controllers  # noqa: F401
+
+        for example in (EXAMPLE_SPEC, MULTI_TASK_EXAMPLE):
+            JobSpec.from_json(example)
     except Exception:  # noqa: BLE001  (a broken optional import shows up on use, with its message)
         logging.getLogger(__name__).debug("warm-up import failed", exc_info=True)
