@@ -69,3 +69,15 @@ def test_token_cli_creates_lists_and_revokes(client: TestClient, database: store
     assert main(["token", "revoke", str(created["id"]), "--db", database.url]) == 0
     assert client.get("/api/v1/jobs", headers=headers).status_code == 401
     assert main(["token", "revoke", "999", "--db", database.url]) == 2
+
+
+def test_a_token_revoked_after_a_cached_page_is_refused_on_the_next_request(
+    client: TestClient, database: store.Database, stored_job: StoredJob
+) -> None:
+    job_id, _ = stored_job("alice", expressions=("x",), evaluate=False)
+    token_id, secret = new_token(database, "alice")
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get(f"/api/v1/jobs/{job_id}/leaderboard", headers=headers).status_code == 200  # now cached
+    with database.session() as session:
+        store.revoke_token(session=session, token_id=token_id)
+    assert client.get(f"/api/v1/jobs/{job_id}/leaderboard", headers=headers).status_code == 401
