@@ -102,9 +102,12 @@ LAPTOP = {"width": 1280, "height": 860}
 @contextmanager
 def signed_in(browser: Any, server: Server, **options: Any) -> Iterator[Any]:
     """A page of a fresh browser profile (``options``: the context's, e.g. a viewport), signed in
-    through the printed URL; fails on any uncaught page error once the test is done."""
+    through the printed URL; once the test is done, fails on any uncaught page error and on any
+    request to another origin (the dashboard must work offline)."""
     context = browser.new_context(**{"viewport": LAPTOP, **options})
+    requested: list[str] = []
     errors: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_default_timeout(20_000)
@@ -113,6 +116,8 @@ def signed_in(browser: Any, server: Server, **options: Any) -> Iterator[Any]:
     yield page
     context.close()
     assert not errors, errors
+    elsewhere = [url for url in requested if url.startswith("http") and not url.startswith(server.base + "/")]
+    assert not elsewhere, elsewhere
 
 
 @pytest.fixture(scope="module")

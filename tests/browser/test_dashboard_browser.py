@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from space import Space
-from tests.browser.conftest import LAPTOP, Server
+from tests.browser.conftest import LAPTOP, Server, signed_in
 
 PHONE = {"width": 390, "height": 844}
 UNARY, BINARY = ["x", "sigmoid", "tanh", "sin", "relu"], ["add", "mul", "max"]
@@ -26,22 +26,9 @@ ROWS = "table.leaderboard tbody tr[data-candidate]"
 
 @pytest.fixture
 def page(server: Server, browser: Any) -> Iterator[Any]:
-    """A fresh browser profile, signed in through the printed URL; fails on uncaught page errors
-    and on any request to another origin (the dashboard must work offline)."""
-    context = browser.new_context(viewport=LAPTOP, accept_downloads=True)
-    requested: list[str] = []
-    errors: list[str] = []
-    context.on("request", lambda request: requested.append(request.url))
-    tab = context.new_page()
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.set_default_timeout(20_000)
-    tab.goto(f"{server.base}/?token={server.token}")
-    tab.wait_for_selector("table.jobs")
-    yield tab
-    context.close()
-    assert not errors, errors
-    elsewhere = [url for url in requested if url.startswith("http") and not url.startswith(server.base + "/")]
-    assert not elsewhere, elsewhere
+    """A signed-in page of a fresh browser profile (:func:`signed_in`) that may download files."""
+    with signed_in(browser, server, accept_downloads=True) as tab:
+        yield tab
 
 
 def api(server: Server, method: str, path: str, **kwargs: Any) -> Any:
