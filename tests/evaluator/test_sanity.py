@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from evaluator import Member, RejectionPolicy, get_task, train_population
 from space import parse
 
 
+@pytest.mark.usefixtures("one_thread")  # tests/evaluator/conftest.py: the same numbers, 10x faster when busy
 def test_identity_ranks_below_relu_tanh_and_silu_on_mnist1d() -> None:
     # A fifth of the default budget keeps this test cheap; the order already holds there
     # (identity makes the MLP linear: about 0.33 accuracy against 0.6+ for the others).
