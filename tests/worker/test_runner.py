@@ -16,6 +16,7 @@ from worker import EvalOutcome, InProcessExecutor, Runner, evaluate_batch
 from worker import _checkpoints as checkpoints
 from worker._describe import describe
 from worker._dispatch import Dispatcher
+from worker._evaluate import THREADS_ENV
 
 
 @pytest.fixture
@@ -23,6 +24,19 @@ def database(tmp_path) -> Iterator[store.Database]:
     db = store.connect(f"sqlite:///{tmp_path / 'runner.db'}")
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Real training on one intra-op thread, as a Ray worker with one CPU gets it
+    (``$ACTSEARCH_TORCH_THREADS``): on a busy 2-core machine torch's default of two made these
+    jobs several times slower (tests/worker/test_evaluate.py's fixture of the same name)."""
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv(THREADS_ENV, "1")
+    yield
+    torch.set_num_threads(before)
 
 
 def runner(database: store.Database, batch=jobs.fake_batch, **options) -> Runner:
@@ -189,6 +203,7 @@ def test_a_job_that_cannot_run_fails_with_its_reason_and_the_runner_goes_on(data
     assert jobs.job(database, fine).status == store.JOB_COMPLETED
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_real_training_end_to_end(database):
     """The real evaluator: tiny mnist1d-mlp trainings, rejections recorded with reasons."""
     data = jobs.spec(budget={"candidates": 6}, confirm={"top_k": 1, "seeds": 2}, task={
@@ -226,6 +241,7 @@ def test_asha_promotes_the_best_candidates_to_longer_training(database):
     assert all(c.fidelity == 10 for i, c in candidates.items() if i not in promoted)
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_asha_with_real_training_continues_promoted_candidates_from_their_checkpoints(database, tmp_path,
                                                                                      monkeypatch):
     monkeypatch.setenv(checkpoints.DIR_ENV, str(tmp_path / "checkpoints"))
