@@ -174,3 +174,27 @@ def test_evolution_reaches_the_top_5_sooner_than_random(
     medians = {kind: statistics.median(evaluations_to_top(kind, s, space, table, top) for s in range(60))
                for kind in ("evolution", "random")}
     assert medians["evolution"] < 0.85 * medians["random"], medians
+
+
+def test_screened_children_steer_clear_of_parts_that_were_always_rejected(
+    paper_space_table: tuple[Space, dict[str, float | None], set[str]],
+) -> None:
+    """With two children per proposal, the one whose weakest part has the better record is
+    proposed: once the record has seen that exp, sinh and cosh are always rejected, evolution
+    proposes far fewer such children than the paper's algorithm (one child, unscreened)."""
+    space = paper_space_table[0]
+    doomed = {"exp", "sinh", "cosh"}
+
+    def rejected_share(children: int, seed: int) -> float:
+        ctrl = make_controller("evolution", space, seed=seed, params={"children": children})
+        rejected = []
+        for _ in range(160):
+            (expr,) = ctrl.ask(1)
+            bad = any(node.op in doomed for node in expr.walk())
+            ctrl.tell([Result(expr, None if bad else int(fingerprint(expr)[:6], 16) / 16**6)])
+            rejected.append(bad)
+        return statistics.mean(rejected[64:])  # once the population (32) is full and the record has data
+
+    plain = statistics.mean(rejected_share(1, seed) for seed in range(4))
+    screened = statistics.mean(rejected_share(2, seed) for seed in range(4))
+    assert screened < 0.5 * plain, (screened, plain)
