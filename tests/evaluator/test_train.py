@@ -23,6 +23,9 @@ from evaluator import (
 from space import parse
 
 OFF = RejectionPolicy.off()
+# tests/evaluator/conftest.py; measured on the busy 2-core machine: the population-equals-alone
+# test took 37 s on torch's default two threads
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
