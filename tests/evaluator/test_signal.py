@@ -59,6 +59,9 @@ UNUSABLE_DEEP = {
 # Issue 16's functions that win shallow tasks and diverge deep, and more of their kind.
 BAD = ("x^2", "x^3", "exp(x)", "x + x^2", "x^2 + asinh(x)", "x^2 - x", "x*exp(x)", "cosh(x)", "x*abs(x)")
 
+# tests/evaluator/conftest.py: the probe's 256-wide matrices and the trainings, one intra-op thread
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.mark.parametrize("known", KNOWN, ids=lambda k: k.name)
 def test_the_known_library_passes_except_the_listed_unusable_functions(known) -> None:
