@@ -4,25 +4,28 @@ A function's *parts* are its root operator and every edge of its expression tree
 (operator, argument position, the operand's operator). ``sigmoid_mul(sqrt(x), sin(x))`` has the
 parts ``sigmoid_mul``, ``sigmoid_mul/0/sqrt``, ``sigmoid_mul/1/sin``, ``sqrt/0/x`` and ``sin/0/x``.
 
-Every told result scores its parts: 0 when the function was rejected or failed, otherwise its
-fitness rank among the trained results so far, in (0, 1] (ranks, so that one outlier does not
-set the scale). A part's score is the mean over the results that contain it, shrunk towards the
-mean over all results by :data:`PRIOR_WEIGHT` pseudo-results, so a part seen once is not trusted
-alone. A function's score is its weakest part's: one edge that always led to rejection (``exp``
-under a product, say) condemns it, whatever the rest looks like.
+Every observation scores its function's parts: 0 when the function was rejected or failed,
+otherwise its fitness rank among the distinct trained functions so far, in (0, 1] (ranks, so that
+one outlier does not set the scale). A part's score is the mean over the observations of functions
+that contain it, shrunk towards the mean over all observations by :data:`PRIOR_WEIGHT`
+pseudo-observations, so a part seen once is not trusted alone. A function observed again (a
+controller re-discovered it) counts again: what a search keeps returning to weighs more. A
+function's score is its weakest part's: one edge that always led to rejection (``exp`` under a
+product, say) condemns it, whatever the rest looks like.
 
 This is surrogate pre-selection of offspring (Jin 2011, "Surrogate-assisted evolutionary
 computation"): a controller draws a few children and proposes the one the record likes best, so
 it learns which parts lead to rejections and poor scores — what tpe's factorised model learns —
 while keeping evolution's locality. Edges, not bare operators: whether ``sin`` helps depends on
 where it sits (``sigmoid_mul(u, sin x)`` gates, ``sigmoid_mul(sin x, u)`` does not). On the
-default-fitness table the edges took evolution from 0.35 to 0.30 of random search's evaluations
-to a top-5 function (operators alone: 0.35; no screening: 0.42); docs/search.md has the figures.
+default-fitness table screening took evolution from 0.42 to 0.30 of random search's evaluations
+to a top-5 function (bare operators as parts: 0.35); docs/search.md has the figures.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
 
 from space import Expr
@@ -46,7 +49,10 @@ def _parts(node: Expr, *, root: bool) -> Iterator[Part]:
 
 
 class StructureRecord:
-    """Told results by part; :meth:`score` rates an untried function (higher is more promising).
+    """Observed functions by part; :meth:`score` rates an untried function (higher: more promising).
+
+    Memory and time grow with the distinct functions observed, not with the observations: a
+    search that keeps re-discovering known functions (a nearly exhausted space) updates counts.
 
     Example:
         >>> from space import parse
@@ -58,39 +64,60 @@ class StructureRecord:
     """
 
     def __init__(self) -> None:
-        self._trained: list[float] = []  # the fitness of every trained result, sorted
-        self._by_part: dict[Part, list[float | None]] = {}  # part -> fitness of each result with it
-        self._results = 0
-        self._cache: dict[Part, float] = {}  # part -> score, until the next result
-        self._prior: float | None = None
+        self._trained: list[float] = []  # one fitness per distinct trained function, sorted
+        self._fitness: dict[Expr, float | None] = {}  # each distinct function observed
+        self._count: dict[Expr, int] = {}  # times observed
+        self._by_part: dict[Part, list[Expr]] = {}  # part -> the distinct functions with it
+        self._observations = 0
+        # (sum of utilities, observations) per part and overall; kept up to date by a repeated or
+        # rejected function, recomputed lazily after a new trained function moves every rank
+        self._sums: dict[Part, tuple[float, int]] = {}
+        self._total: float | None = None
 
     def __len__(self) -> int:
-        return self._results
+        return self._observations
 
     def add(self, expr: Expr, fitness: float | None) -> None:
-        """Record one result; ``fitness`` None (or not finite) means rejected or failed."""
-        value = fitness if fitness is not None and fitness == fitness and abs(fitness) != float("inf") else None
-        for part in parts(expr):
-            self._by_part.setdefault(part, []).append(value)
-        if value is not None:
+        """Record one observation; ``fitness`` None (or not finite) means rejected or failed."""
+        value = fitness if fitness is not None and math.isfinite(fitness) else None
+        self._observations += 1
+        known = expr in self._fitness
+        if not known:
+            self._fitness[expr] = value
+            self._count[expr] = 0
+            for part in parts(expr):
+                self._by_part.setdefault(part, []).append(expr)
+        self._count[expr] += 1
+        if value is not None and not known:
             bisect.insort(self._trained, value)
-        self._results += 1
-        self._cache.clear()
-        self._prior = None
+            self._sums.clear()  # every trained function's rank moved
+            self._total = None
+            return
+        utility = self._utility(self._fitness[expr])
+        for part in parts(expr):
+            if part in self._sums:
+                total, n = self._sums[part]
+                self._sums[part] = (total + utility, n + 1)
+        if self._total is not None:
+            self._total += utility
 
     def score(self, expr: Expr) -> float:
-        """The score of ``expr``'s weakest part, in [0, 1] (the overall mean when nothing is known)."""
-        return min(self._part_score(part) for part in parts(expr))
+        """The score of ``expr``'s weakest part, in [0, 1] (0.5 while nothing is known)."""
+        if not self._observations:
+            return 0.5
+        if self._total is None:
+            self._total = sum(n * self._utility(self._fitness[e]) for e, n in self._count.items())
+        prior = self._total / self._observations
+        return min(self._part_score(part, prior) for part in parts(expr))
 
     def _utility(self, fitness: float | None) -> float:
         return 0.0 if fitness is None else bisect.bisect_right(self._trained, fitness) / len(self._trained)
 
-    def _part_score(self, part: Part) -> float:
-        cached = self._cache.get(part)
-        if cached is None:
-            if self._prior is None:
-                self._prior = sum(self._utility(f) for f in self._trained) / self._results if self._results else 0.5
-            seen = self._by_part.get(part, [])
-            total = sum(self._utility(f) for f in seen)
-            cached = self._cache[part] = (total + PRIOR_WEIGHT * self._prior) / (len(seen) + PRIOR_WEIGHT)
-        return cached
+    def _part_score(self, part: Part, prior: float) -> float:
+        sums = self._sums.get(part)
+        if sums is None:
+            functions = self._by_part.get(part, [])
+            sums = self._sums[part] = (sum(self._count[e] * self._utility(self._fitness[e]) for e in functions),
+                                       sum(self._count[e] for e in functions))
+        total, n = sums
+        return (total + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)
