@@ -6,17 +6,10 @@ trains, and that a k-nearest-neighbour regressor over those outputs finds top fu
 fewer evaluations than random search. This controller does exactly that, online:
 
 1. warm-up: the first ``warmup`` proposals are uniform samples of the space;
-2. afterwards each proposal draws a pool of ``pool`` candidates, predicts each one's fitness as
+2. afterwards each proposal samples a pool of ``pool`` candidates, predicts each one's fitness as
    the mean fitness of its ``k`` nearest evaluated neighbours in feature space, and proposes the
    best-predicted one not proposed before; with probability ``epsilon`` it proposes a uniform
    sample instead, so a wrong surrogate cannot trap the search in one basin.
-
-The pool is part uniform samples, part mutants: a share ``mutants`` of it are one mutation away
-from one of the ``elite`` best functions evaluated so far. That is how BANANAS (White et al. 2021,
-"BANANAS: Bayesian Optimization with Neural Architectures for Neural Architecture Search")
-optimises its acquisition: uniform samples alone rarely land next to the best functions, where
-the surrogate's predictions are sharpest. On the default-fitness table half mutants took the
-surrogate from 0.57 to 0.50 of random search's evaluations to a top-5 function (30 seeds).
 
 Features are the function's values at the fingerprint points inside [-5, 5] (the Act-Bench range:
 a grid plus clipped normal samples, see :data:`space.POINTS`) with every β at 1 (its usual
@@ -70,25 +63,19 @@ class Surrogate(Controller):
         epsilon: probability of a uniform proposal instead of the surrogate's best.
         warmup: results before the surrogate is trusted; k-NN needs only a few points (on the
             test problem 5 beat 10: a median 11 evaluations to a top-5 function against 13).
-        mutants: share of each pool that is mutants of the elite (0: uniform samples only).
-        elite: how many of the best evaluated functions the mutants come from.
     """
 
     name = "surrogate"
 
     def __init__(
-        self, space: Space, *, seed: int = 0, k: int = 3, pool: int = 500, epsilon: float = 0.1, warmup: int = 5,
-        mutants: float = 0.5, elite: int = 10,
+        self, space: Space, *, seed: int = 0, k: int = 3, pool: int = 500, epsilon: float = 0.1, warmup: int = 5
     ) -> None:
         super().__init__(space, seed=seed)
         check_int("surrogate", "k", k, 1, 1000)
         check_int("surrogate", "pool", pool, 1, 100_000)
         check_int("surrogate", "warmup", warmup, 0, 100_000)
         check_float("surrogate", "epsilon", epsilon, 0.0, 1.0)
-        check_float("surrogate", "mutants", mutants, 0.0, 1.0)
-        check_int("surrogate", "elite", elite, 1, 100_000)
         self.k, self.pool, self.epsilon, self.warmup = k, pool, float(epsilon), warmup
-        self.mutants, self.elite = float(mutants), elite
         self._cache: dict[Any, np.ndarray] = {}  # candidate -> features (recomputable, not state)
         self._rows: list[Candidate] = []  # candidates whose features fill _matrix, in tell order
         self._matrix: np.ndarray | None = None
@@ -102,22 +89,13 @@ class Surrogate(Controller):
     def _propose(self, rng: random.Random) -> Candidate:
         if len(self._results) < self.warmup or rng.random() < self.epsilon:
             return self.space.sample(rng)
-        pool = self._draw_pool(rng)
+        pool = [self.space.sample(rng) for _ in range(self.pool)]
         predicted = self._predict(np.stack([self._features(c) for c in pool]))
         # best predicted first; a stable sort keeps ties in sampling order (determinism)
         for i in np.argsort(-predicted, kind="stable").tolist():
             if fingerprint(self.space.to_expr(pool[i])) not in self._candidates:
                 return pool[i]
         return self.space.sample(rng)  # the whole pool was proposed before: let the base retry
-
-    def _draw_pool(self, rng: random.Random) -> list[Candidate]:
-        trained = [(f, key) for key, f in self._results.items() if f is not None and np.isfinite(f)]
-        # the elite in fitness order, ties in tell order (a stable sort: deterministic)
-        elite = [self._candidates[key] for _, key in sorted(trained, key=lambda fk: -fk[0])[: self.elite]]
-        n_mutants = round(self.pool * self.mutants) if elite else 0
-        pool = [self.space.sample(rng) for _ in range(self.pool - n_mutants)]
-        pool += [self.space.mutate(rng.choice(elite), rng) for _ in range(n_mutants)]
-        return pool
 
     def _train_matrix(self, told: list[tuple[Candidate, float | None]]) -> np.ndarray:
         # Results are only ever appended (in tell order), so the feature matrix grows by rows
