@@ -18,7 +18,7 @@ computation"): a controller draws a few children and proposes the one the record
 it learns which parts lead to rejections and poor scores — what tpe's factorised model learns —
 while keeping evolution's locality. Edges, not bare operators: whether ``sin`` helps depends on
 where it sits (``sigmoid_mul(u, sin x)`` gates, ``sigmoid_mul(sin x, u)`` does not). On the
-default-fitness table screening took evolution from 0.42 to 0.30 of random search's evaluations
+default-fitness table screening took evolution from 0.42 to 0.32 of random search's evaluations
 to a top-5 function (bare operators as parts: 0.35); docs/search.md has the figures.
 """
 
@@ -69,10 +69,12 @@ class StructureRecord:
         self._count: dict[Expr, int] = {}  # times observed
         self._by_part: dict[Part, list[Expr]] = {}  # part -> the distinct functions with it
         self._observations = 0
-        # (sum of utilities, observations) per part and overall; kept up to date by a repeated or
-        # rejected function, recomputed lazily after a new trained function moves every rank
-        self._sums: dict[Part, tuple[float, int]] = {}
-        self._total: float | None = None
+        # (sum of ranks, observations) per part and the sum of ranks overall; kept up to date by a
+        # repeated or rejected function, recomputed lazily after a new trained function moves every
+        # rank. Integers, so that the sums do not depend on the order of the observations: a record
+        # rebuilt from saved counts scores exactly as the original (exact resume)
+        self._sums: dict[Part, tuple[int, int]] = {}
+        self._total: int | None = None
 
     def __len__(self) -> int:
         return self._observations
@@ -93,31 +95,33 @@ class StructureRecord:
             self._sums.clear()  # every trained function's rank moved
             self._total = None
             return
-        utility = self._utility(self._fitness[expr])
+        rank = self._rank(self._fitness[expr])
         for part in parts(expr):
             if part in self._sums:
                 total, n = self._sums[part]
-                self._sums[part] = (total + utility, n + 1)
+                self._sums[part] = (total + rank, n + 1)
         if self._total is not None:
-            self._total += utility
+            self._total += rank
 
     def score(self, expr: Expr) -> float:
         """The score of ``expr``'s weakest part, in [0, 1] (0.5 while nothing is known)."""
         if not self._observations:
             return 0.5
         if self._total is None:
-            self._total = sum(n * self._utility(self._fitness[e]) for e, n in self._count.items())
-        prior = self._total / self._observations
-        return min(self._part_score(part, prior) for part in parts(expr))
+            self._total = sum(n * self._rank(self._fitness[e]) for e, n in self._count.items())
+        scale = max(1, len(self._trained))  # a rank over this is the utility, in (0, 1]
+        prior = self._total / scale / self._observations
+        return min(self._part_score(part, prior, scale) for part in parts(expr))
 
-    def _utility(self, fitness: float | None) -> float:
-        return 0.0 if fitness is None else bisect.bisect_right(self._trained, fitness) / len(self._trained)
+    def _rank(self, fitness: float | None) -> int:
+        """1 for the worst distinct trained function ... len(trained) for the best; 0 rejected."""
+        return 0 if fitness is None else bisect.bisect_right(self._trained, fitness)
 
-    def _part_score(self, part: Part, prior: float) -> float:
+    def _part_score(self, part: Part, prior: float, scale: int) -> float:
         sums = self._sums.get(part)
         if sums is None:
             functions = self._by_part.get(part, [])
-            sums = self._sums[part] = (sum(self._count[e] * self._utility(self._fitness[e]) for e in functions),
+            sums = self._sums[part] = (sum(self._count[e] * self._rank(self._fitness[e]) for e in functions),
                                        sum(self._count[e] for e in functions))
         total, n = sums
-        return (total + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)
+        return (total / scale + PRIOR_WEIGHT * prior) / (n + PRIOR_WEIGHT)

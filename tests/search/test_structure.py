@@ -71,3 +71,24 @@ def test_non_finite_fitness_counts_as_rejected(fitness: float | None) -> None:
     record.add(op("mul", op("exp", X), X), fitness)
     assert len(record) == 2
     assert record.score(op("mul", op("exp", X), X)) < record.score(op("add", op("tanh", X), X))
+
+
+def test_a_record_rebuilt_from_counts_scores_exactly_as_the_original() -> None:
+    """Evolution saves how often each function was observed and rebuilds the record on resume:
+    the scores must be equal to the last bit, or a resumed job could choose another child."""
+    unary = ("tanh", "sin", "atan", "erf", "exp", "sigmoid", "relu")
+    functions = [op(b, op(u, X), op(v, X)) for b in ("add", "mul", "max") for u in unary for v in unary]
+    fitness = {e: None if i % 3 == 0 else ((i * 7919) % 101) / 97 for i, e in enumerate(functions)}
+    observed = [functions[(i * 31) % len(functions)] for i in range(600)]  # repeats, in a jumbled order
+    original = StructureRecord()
+    for expr in observed:
+        original.add(expr, fitness[expr])
+    counts: dict[Expr, int] = {}
+    for expr in observed:
+        counts[expr] = counts.get(expr, 0) + 1
+    rebuilt = StructureRecord()
+    for expr, times in sorted(counts.items(), key=lambda kv: str(kv[0]), reverse=True):
+        for _ in range(times):
+            rebuilt.add(expr, fitness[expr])
+    probes = [op(b, op(u, X), op(v, X)) for b in ("add", "min", "mul") for u in unary for v in ("cos", *unary)]
+    assert [rebuilt.score(e) for e in probes] == [original.score(e) for e in probes]
