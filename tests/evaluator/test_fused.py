@@ -13,7 +13,7 @@ import math
 import platform
 import random
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from unittest import mock
@@ -233,18 +233,7 @@ def test_nan_inputs_stay_nan() -> None:
     assert not y[:, 1].isnan().any()
 
 
-@pytest.fixture
-def training_thread() -> Iterator[None]:
-    """One intra-op thread for a training run, as tests/evaluator/conftest.py's ``one_thread``
-    but for one test only (the kernel tests here keep torch's default): on a busy 2-core
-    machine a 40-step population took 15-28 s on two threads, 2 s on one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.mark.usefixtures("training_thread")
+@pytest.mark.usefixtures("training_thread")  # conftest.py: 15-28 s on two busy threads, 2 s on one
 @pytest.mark.parametrize("bf16", [False, True])
 def test_population_trains_like_its_pytorch_code(monkeypatch: pytest.MonkeyPatch, bf16: bool) -> None:
     task = get_task("mnist1d-mlp")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +42,7 @@ def population_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """One intra-op thread, as a Ray worker with one CPU gets: on a loaded 2-core machine the
-    default (one per core) made a 40-step population 8-25x slower (0.4 s against 3.6-10.7 s)."""
-    before = torch.get_num_threads()
-    monkeypatch.setenv(THREADS_ENV, "1")
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: as a one-CPU Ray worker
 
 
 def test_compatible_requests_train_as_one_population_equal_to_a_direct_run(population_calls: list[int]) -> None:

@@ -16,7 +16,6 @@ from worker import EvalOutcome, InProcessExecutor, Runner, evaluate_batch
 from worker import _checkpoints as checkpoints
 from worker._describe import describe
 from worker._dispatch import Dispatcher
-from worker._evaluate import THREADS_ENV
 
 
 @pytest.fixture
@@ -24,19 +23,6 @@ def database(tmp_path) -> Iterator[store.Database]:
     db = store.connect(f"sqlite:///{tmp_path / 'runner.db'}")
     yield db
     db.dispose()
-
-
-@pytest.fixture
-def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Real training on one intra-op thread, as a Ray worker with one CPU gets it
-    (``$ACTSEARCH_TORCH_THREADS``): on a busy 2-core machine torch's default of two made these
-    jobs several times slower (tests/worker/test_evaluate.py's fixture of the same name)."""
-    import torch
-
-    before = torch.get_num_threads()
-    monkeypatch.setenv(THREADS_ENV, "1")
-    yield
-    torch.set_num_threads(before)
 
 
 def runner(database: store.Database, batch=jobs.fake_batch, **options) -> Runner:
