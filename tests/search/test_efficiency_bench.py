@@ -17,10 +17,16 @@ SPACE = Space(unary=("x", "neg", "abs", "square", "sin", "tanh", "sigmoid", "rel
 
 
 def synthetic_table(path: Path) -> dict[str, float]:
+    """A table of two thirds of SPACE's functions, as one still being built: a run stops at the
+    table's size (61 evaluations, the functions left out count as evaluations with no fitness)
+    before a controller has to search a nearly exhausted space for what it has not proposed yet
+    (rl, tpe and surrogate spent 4/5 of this test's 31-47 s there with the whole space)."""
     grid = np.linspace(-5, 5, 101)
     target = evaluate(parse("x*sigmoid(x)"), grid)
     rows = []
-    for candidate, expr in SPACE.unique():
+    for index, (candidate, expr) in enumerate(SPACE.unique()):
+        if index % 3 == 2:
+            continue
         values = evaluate(expr, grid, {"beta": 1.0})
         fitness = float(np.corrcoef(values, target)[0, 1]) if np.isfinite(values).all() and values.std() > 0 else None
         rows.append({"candidate": SPACE.candidate_to_json(candidate), "fingerprint": fingerprint(expr), "fitness": fitness})
