@@ -147,13 +147,13 @@ def node_of(worker: str | None) -> str:
     return worker.rsplit(":", 1)[1]
 
 
-def spec(name: str) -> dict:
+def spec(name: str, seed: int) -> dict:
     return {
         "name": name, "space": jobs.SMALL_SPACE, "controller": {"kind": "random"},
         "task": {"name": "mnist1d-mlp", "seeds": 1, "steps": 100},
         # two candidates in flight per job: both runners keep both one-CPU nodes busy, for long
         # enough that the second node is still at work once both nodes have results
-        "budget": {"candidates": CANDIDATES, "in_flight": 2}, "confirm": {"top_k": 2, "seeds": 2}, "seed": len(name),
+        "budget": {"candidates": CANDIDATES, "in_flight": 2}, "confirm": {"top_k": 2, "seeds": 2}, "seed": seed,
         # no baselines: every candidate row is one the search proposed, CANDIDATES exactly (with
         # the default baselines the count depends on whether random search proposes them too)
         "baselines": [],
@@ -181,7 +181,8 @@ def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres,
 
     database = store.connect(url)
     with Client(f"http://127.0.0.1:{api_port}", token) as client:
-        ids = [client.submit(spec(name))["id"] for name in ("cluster-a", "cluster-b")]
+        # seeds of their own: the two jobs propose different functions
+        ids = [client.submit(spec(name, seed))["id"] for seed, name in ((1, "cluster-a"), (2, "cluster-b"))]
 
         def finished(job_id: int) -> list[store.Evaluation]:
             return [e for e in jobs.rows(database, store.Evaluation, job_id) if e.finished_at is not None]

@@ -121,7 +121,20 @@ def kill_a_busy_ray_worker(psutil, deadline: float) -> bool:
             title = " ".join(process.info["cmdline"] or [])
             if title.startswith("ray::") and "evaluate" in title and "IDLE" not in title:
                 time.sleep(0.3)  # well inside the batch
+                if not busy(process):
+                    continue  # the batch ended first: a kill now would test no retry
                 os.kill(process.info["pid"], signal.SIGKILL)
                 return True
         time.sleep(0.05)
     return False
+
+
+def busy(process) -> bool:
+    """Whether a Ray worker's title still says it runs an evaluation (not idle, not gone)."""
+    import psutil
+
+    try:
+        title = " ".join(process.cmdline())
+    except psutil.Error:  # gone (NoSuchProcess) or no longer readable
+        return False
+    return title.startswith("ray::") and "evaluate" in title and "IDLE" not in title
