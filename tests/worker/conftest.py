@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -22,23 +20,3 @@ def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="package")
-def _ray_stopped_at_the_end() -> Iterator[None]:
-    yield
-    ray = sys.modules.get("ray")
-    if ray is not None:
-        ray.shutdown()
-
-
-@pytest.fixture
-def ray_local(_ray_stopped_at_the_end: None) -> None:
-    """A local Ray cluster with 2 CPUs in this process, started by the first test that asks for
-    it and kept for the next ones (test_executor.py, test_executor_ray.py): a start costs
-    3.6-4.6 s and a stop 1.3 s on a loaded 2-core machine. Stopped at the end of the package, or
-    by a test that starts a fresh one of its own (test_runner_crash.py); started again after that."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import pickle
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -26,6 +27,15 @@ class TestInProcessExecutor(ExecutorContract):
     @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
     def executor_factory(self, request: pytest.FixtureRequest) -> Callable[..., Executor]:
         return functools.partial(InProcessExecutor, workers=request.param)
+
+
+@pytest.fixture(scope="module")
+def ray_local() -> Iterator[None]:
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    yield
+    ray.shutdown()
 
 
 class TestRayExecutor(ExecutorContract):

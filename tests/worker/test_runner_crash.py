@@ -89,9 +89,6 @@ def test_a_ray_worker_killed_during_an_evaluation_is_retried_and_the_job_complet
 
     from worker import RayExecutor, Runner, evaluate_batch
 
-    # a cluster of its own, not the one test_executor*.py share (conftest.py's ray_local): the
-    # first batch waits for a cold worker process, well inside which the kill lands
-    ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
         database = store.connect(f"sqlite:///{tmp_path / 'ray.db'}")
