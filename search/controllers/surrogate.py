@@ -119,7 +119,7 @@ class Surrogate(Controller):
                 return pool[i]
         return self.space.sample(rng)  # the whole pool was proposed before: let the base retry
 
-    def _train_matrix(self, told: list[tuple[Candidate, float | None]]) -> tuple[np.ndarray, sparse.csr_matrix]:
+    def _train_matrix(self, told: list[tuple[Candidate, float | None]]) -> np.ndarray:
         # Results are only ever appended (in tell order), so the feature matrix grows by rows
         # instead of being restacked for every proposal (which made a 4,000-result run quadratic).
         rows = self._rows
@@ -135,7 +135,7 @@ class Surrogate(Controller):
             self._matrix = matrix = grown
         for i in range(start, len(rows)):
             matrix[i] = self._features(rows[i])
-        return matrix[: len(rows)], self._parts_matrix(rows)
+        return matrix[: len(rows)]
 
     def _part_ids(self, candidate: Candidate) -> np.ndarray:
         ids = self._parts_cache.get(candidate)
@@ -163,10 +163,11 @@ class Surrogate(Controller):
         worst = min(scored)
         y = np.array([f if f is not None and np.isfinite(f) else worst for _, f in told])
         x = np.stack([self._features(c) for c in pool])
-        train, train_parts = self._train_matrix(told)
+        train = self._train_matrix(told)
         # squared distances as |a|^2 + |b|^2 - 2ab: a (pool x told x features) cube is too big
         distances = (x**2).sum(axis=1)[:, None] + (train**2).sum(axis=1)[None, :] - 2.0 * x @ train.T
         if self.structure:
+            train_parts = self._parts_matrix(self._rows)  # the rows of train, in order
             pool_parts = self._parts_matrix(pool)
             train_parts.resize(train_parts.shape[0], pool_parts.shape[1])  # parts first seen in the pool
             shared = (pool_parts @ train_parts.T).toarray()
