@@ -1,8 +1,8 @@
 """The topology of docker-compose.yml as plain processes on this machine: a PostgreSQL server,
 a Ray head (``ray start --head``) and a second Ray node (``ray start --address``), two runners
 (``actsearch worker``) and the API (``actsearch serve --no-runner``). Two jobs are submitted
-over HTTP; evaluations must run on both Ray nodes; then the second node is killed while it runs an
-evaluation, as a lost machine, and both jobs must still complete with no evaluation lost or repeated."""
+over HTTP; the second node is killed while it runs an evaluation, as a lost machine, and both jobs
+must still complete with no evaluation lost or repeated."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from tests.worker import jobs
 ROOT = Path(__file__).parents[2]
 RAY = str(Path(sys.executable).parent / "ray")
 ACTSEARCH = [sys.executable, "-m", "cli"]
-CANDIDATES = 16  # per job
+CANDIDATES = 8  # per job
 
 
 def free_port() -> int:
@@ -151,8 +151,7 @@ def spec(name: str, seed: int) -> dict:
     return {
         "name": name, "space": jobs.SMALL_SPACE, "controller": {"kind": "random"},
         "task": {"name": "mnist1d-mlp", "seeds": 1, "steps": 100},
-        # two candidates in flight per job: both runners keep both one-CPU nodes busy, for long
-        # enough that the second node is still at work once both nodes have results
+        # two candidates in flight per job: both runners keep both one-CPU nodes busy
         "budget": {"candidates": CANDIDATES, "in_flight": 2}, "confirm": {"top_k": 2, "seeds": 2}, "seed": seed,
         # no baselines: every candidate row is one the search proposed, CANDIDATES exactly (with
         # the default baselines the count depends on whether random search proposes them too)
@@ -200,13 +199,20 @@ def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres,
         def finished(job_id: int) -> list[store.Evaluation]:
             return [e for e in jobs.rows(database, store.Evaluation, job_id) if e.finished_at is not None]
 
-        def nodes_used() -> set[str]:
-            return {node_of(e.worker) for job_id in ids for e in finished(job_id)}
+        # The kill waits for the first evaluation seen running on the second node, not for its
+        # first result: a CI run on a loaded machine once had the second node finish one and then
+        # never be seen at work again within 120 s, the jobs at their end.
+        second_node_pids: set[int] = set()
 
-        jobs.wait_for(lambda: len(nodes_used()) == 2, timeout=240, what="evaluations on both Ray nodes")
-        second_node = node_of_process(database, ids, processes.descendants("ray-node"))
-        jobs.wait_for(lambda: evaluating(processes.descendants("ray-node")), timeout=120,
-                      what="an evaluation running on the second node")
+        def second_node_evaluating() -> bool:
+            workers = processes.descendants("ray-node")
+            second_node_pids.update(process.pid for process in workers)
+            if all(client.job(job_id)["status"] in store.JOB_FINISHED for job_id in ids):
+                raise AssertionError(f"both jobs ended before an evaluation ran on the second node "
+                                     f"({[len(finished(job_id)) for job_id in ids]} evaluations); the test proves nothing")
+            return evaluating(workers)
+
+        jobs.wait_for(second_node_evaluating, timeout=240, what="an evaluation running on the second node")
         killed_at = datetime.now(UTC).replace(tzinfo=None)  # the store keeps naive UTC
         running = [job_id for job_id in ids if client.job(job_id)["status"] == store.JOB_RUNNING]
         processes.kill("ray-node")  # a lost machine: raylet and its workers die at once
@@ -223,7 +229,9 @@ def test_two_jobs_on_a_two_node_ray_cluster_survive_the_loss_of_a_node(postgres,
             assert len(client.leaderboard(job_id)["data"]) == CANDIDATES
         # (a result that was on its way when the node died is written a moment after the kill)
         after = [e for job_id in running for e in finished(job_id) if e.finished_at > killed_at + timedelta(seconds=3)]
-        assert after and all(node_of(e.worker) != second_node for e in after)
+        # ... and every later one on the head: one node, none of the second node's processes
+        assert after and len({node_of(e.worker) for e in after}) == 1
+        assert not [e.worker for e in after if pid_of(e.worker) in second_node_pids]
     for name in ("runner-1", "runner-2"):  # --log-format json: every line an object; job lines carry ids
         lines = [line for line in processes.log(name).splitlines() if line.strip()]
         assert not [line for line in lines if not line.startswith("{")], "lines that are not JSON"
@@ -243,13 +251,7 @@ def evaluating(processes: list[psutil.Process]) -> bool:
     return False
 
 
-def node_of_process(database: store.Database, job_ids: list[int], processes: list[psutil.Process]) -> str:
-    """The Ray node id of the evaluations that ran in one of ``processes`` (a node's process
-    tree, read while it lives)."""
-    pids = {process.pid for process in processes}
-    for job_id in job_ids:
-        for evaluation in jobs.rows(database, store.Evaluation, job_id):
-            if evaluation.worker and evaluation.worker.count(":") == 2 and \
-                    int(evaluation.worker.split(":")[1]) in pids:
-                return node_of(evaluation.worker)
-    raise AssertionError("no evaluation ran in a worker process of the second node")
+def pid_of(worker: str | None) -> int:
+    """The process id in an evaluation's ``worker`` (host:pid:node_id)."""
+    node_of(worker)  # the format
+    return int(str(worker).split(":")[1])
