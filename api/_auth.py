@@ -48,10 +48,14 @@ BearerSecret = Annotated[str, Depends(bearer_secret)]
 
 def authorize(session: store.Session, secret: str) -> Principal:
     """Who sends ``secret``: a live token's principal, else 401 (unknown or revoked)."""
-    token = store.authenticate(session=session, secret=secret)
-    if token is None:
+    return principal_of(store.authenticate(session=session, secret=secret))
+
+
+def principal_of(caller: store.Caller | None) -> Principal:
+    """The principal of an authenticated token (``store.authenticate``'s answer); 401 for None."""
+    if caller is None:
         raise _unauthorized("invalid or revoked token")
-    return Principal(token.id, token.owner, token.is_admin, token.max_concurrent_jobs, token.max_candidates)
+    return Principal(caller.id, caller.owner, caller.is_admin, caller.max_concurrent_jobs, caller.max_candidates)
 
 
 def current_token(database: DatabaseDep, secret: BearerSecret) -> Principal:

@@ -7,11 +7,23 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    literal,
+    outerjoin,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from store._jobs import execute_dml, execute_plain, lock_job
-from store._models import PENDING, Candidate, Job
+from store._models import PENDING, Candidate, Job, Token
+from store._tokens import TOKEN_CHECK, Caller, checked_caller, hash_secret
 
 
 def get_candidate(*, session: Session, candidate_id: int) -> Candidate | None:
@@ -86,12 +98,12 @@ def count_candidates(*, session: Session, job_id: int) -> int:
 
 # The leaderboard's order, total: the id settles what the number (unique in practice, not by
 # constraint) might leave. ix_candidates_rank holds exactly this order, so a page is one range scan.
-RANK_ORDER = (
-    Candidate.confirmed_mean.desc().nulls_last(),
-    Candidate.fitness.desc().nulls_last(),
-    Candidate.number,
-    Candidate.id,
-)
+def _rank_order(columns: Any) -> tuple[Any, ...]:
+    return (columns.confirmed_mean.desc().nulls_last(), columns.fitness.desc().nulls_last(), columns.number,
+            columns.id)
+
+
+RANK_ORDER = _rank_order(Candidate)
 
 
 # What a leaderboard page shows of a candidate: all but its code (expr_json, torch_source) and
@@ -157,7 +169,22 @@ def _ranges(confirmed_known: bool, fitness_known: bool, shown: bool) -> tuple[Se
         prefix = [same(c, k) for c, k in levels[:depth]]
         ranges += [[*prefix, column < bindparam(column.key)], [*prefix, column.is_(None)]]
     base = _select(shown).where(Candidate.job_id == bindparam("job_id")).order_by(*RANK_ORDER)
-    return tuple(base.where(*conditions).limit(bindparam("limit")) for conditions in ranges)
+    statements = tuple(base.where(*conditions).limit(bindparam("limit")) for conditions in ranges)
+    if shown and len(statements) > 1:
+        # The first range (ties with the key) is nearly always empty, and a page then took a
+        # statement for nothing: it and the next are one statement (on PostgreSQL a round trip).
+        statements = (_one_then_the_other(*statements[:2]), *statements[2:])
+    return statements
+
+
+def _one_then_the_other(first: Select[Any], second: Select[Any]) -> Select[Any]:
+    """The rows of ``first``, then those of ``second`` (``SHOWN`` columns, each in the
+    leaderboard's order), at most ``limit`` in all, as one statement. Each part is still one
+    range of ix_candidates_rank; the ``limit`` rows or fewer they give are sorted once more."""
+    parts = [query.add_columns(literal(i).label("part")).subquery() for i, query in enumerate((first, second))]
+    both = union_all(select(parts[0]), select(parts[1])).subquery()
+    return (select(*(both.c[column.key] for column in SHOWN)).order_by(both.c.part, *_rank_order(both.c))
+            .limit(bindparam("limit")))
 
 
 @functools.cache
@@ -221,8 +248,16 @@ def leaderboard_view(
 
 # What a leaderboard page depends on of its job: its owner (who may see it), what tells that a
 # rendered page is stale (status, phase, updated_at, the counters) and its baselines (summary).
-_BOARD_JOB = select(Job.id, Job.owner, Job.status, Job.phase, Job.updated_at, Job.candidates_proposed,
-                    Job.evaluations_done, Job.summary).where(Job.id == bindparam("job_id"))
+_BOARD_COLUMNS = (Job.id, Job.owner, Job.status, Job.phase, Job.updated_at, Job.candidates_proposed,
+                  Job.evaluations_done, Job.summary)
+_BOARD_JOB = select(*_BOARD_COLUMNS).where(Job.id == bindparam("job_id"))
+# ... and the caller's token beside it, one statement for both: the job's columns under their own
+# names (the row is the JobView), the token's as token_0, token_1, ... (the order of TOKEN_CHECK)
+_TOKEN_AND_BOARD_JOB = (
+    select(*_BOARD_COLUMNS, *(column.label(f"token_{i}") for i, column in enumerate(TOKEN_CHECK)))
+    .select_from(outerjoin(Token, Job, Job.id == bindparam("job_id")))
+    .where(Token.token_hash == bindparam("digest"))
+)
 
 
 def leaderboard_job(*, session: Session, job_id: int) -> JobView | None:
@@ -230,6 +265,18 @@ def leaderboard_job(*, session: Session, job_id: int) -> JobView | None:
     job): read on every page, cached or not, and without the spec and the ORM's bookkeeping in
     40 % of the time :func:`store.get_job` takes."""
     return execute_plain(session, _BOARD_JOB, {"job_id": job_id}).first()
+
+
+def authenticate_for_job(*, session: Session, secret: str, job_id: int) -> tuple[Caller | None, JobView | None]:
+    """:func:`store.authenticate` and :func:`leaderboard_job` in one statement (a leaderboard page
+    reads both; on PostgreSQL a round trip fewer). The job is None when there is no such job, and
+    also when the token is unknown or revoked (the caller is None then)."""
+    digest = hash_secret(secret)
+    row = execute_plain(session, _TOKEN_AND_BOARD_JOB, {"digest": digest, "job_id": job_id}).first()
+    if row is None:
+        return None, None
+    caller = checked_caller(session, tuple(row[len(_BOARD_COLUMNS):]), digest)
+    return caller, (row if caller is not None and row.id is not None else None)
 
 
 def candidates_view(*, session: Session, ids: Collection[int]) -> list[CandidateView]:

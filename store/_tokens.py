@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -74,8 +74,9 @@ class Caller(NamedTuple):
 
 
 # Plain columns, not an ORM token: read on every request, they cost a third of one.
-_BY_HASH = select(Token.id, Token.owner, Token.is_admin, Token.max_concurrent_jobs, Token.max_candidates,
-                  Token.last_used_at, Token.token_hash, Token.revoked_at).where(Token.token_hash == bindparam("digest"))
+TOKEN_CHECK = (Token.id, Token.owner, Token.is_admin, Token.max_concurrent_jobs, Token.max_candidates,
+               Token.last_used_at, Token.token_hash, Token.revoked_at)  # a Caller's, then what checks it
+_BY_HASH = select(*TOKEN_CHECK).where(Token.token_hash == bindparam("digest"))
 
 
 def authenticate(*, session: Session, secret: str) -> Caller | None:
@@ -86,9 +87,16 @@ def authenticate(*, session: Session, secret: str) -> Caller | None:
     """
     digest = hash_secret(secret)
     row = execute_plain(session, _BY_HASH, {"digest": digest}).first()
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+    return None if row is None else checked_caller(session, tuple(row), digest)
+
+
+def checked_caller(session: Session, values: tuple[Any, ...], digest: str) -> Caller | None:
+    """The caller of a token read by hash (``values``: the columns of ``TOKEN_CHECK``, in order), or
+    None if it is revoked; notes its use (at most once per ``LAST_USED_RESOLUTION``)."""
+    *fields, token_hash, revoked_at = values
+    if revoked_at is not None or not hmac.compare_digest(token_hash, digest):
         return None
-    caller = Caller._make(row[:6])
+    caller = Caller._make(fields)
     now = utcnow()
     if caller.last_used_at is None or now - caller.last_used_at >= LAST_USED_RESOLUTION:
         execute_dml(session, update(Token).where(Token.id == caller.id).values(last_used_at=now))

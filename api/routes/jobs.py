@@ -10,7 +10,7 @@ from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
 
 import store
-from api._auth import BearerSecret, CurrentToken, Principal, authorize, owned_job
+from api._auth import BearerSecret, CurrentToken, Principal, owned_job, principal_of
 from api._cursor import CURSOR_LENGTH, decode_cursor, encode_cursor
 from api._deps import DatabaseDep, LeaderboardCacheDep, SettingsDep, WriterDep
 from api._errors import Invalid, bad_text
@@ -172,9 +172,10 @@ def get_leaderboard(
     order of proposal. Page with `cursor` (each page's `next_cursor`), or with `offset`, which
     walks the rows it skips."""
     with database.reads() as session:
-        principal = authorize(session, secret)  # the token, in this page's session (one connection)
-        # checked on every request, cached or not, as owned_job does, on the columns a page needs
-        job = store.leaderboard_job(session=session, job_id=job_id)
+        # the token and the job, checked on every request, cached or not, as owned_job does, on the
+        # columns a page needs: one statement, in this page's session (one connection)
+        caller, job = store.authenticate_for_job(session=session, secret=secret, job_id=job_id)
+        principal = principal_of(caller)
         if job is None or not principal.may_see(job.owner):
             raise HTTPException(404, f"job {job_id} not found")
         if cursor is not None and offset:
