@@ -55,7 +55,7 @@ class ChildProcess:
 
     def start(self) -> None:
         """Starts the child unless it is running."""
-        if self._process is not None and self._process.poll() is None:
+        if self.running:
             return
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen([sys.executable, "-m", self.module], stdin=subprocess.PIPE,
@@ -65,6 +65,11 @@ class ChildProcess:
             if _readline(self._process.stdout, self.startup_seconds) != READY:
                 self.close(wait=False)
                 raise RuntimeError(f"the child process {self.module} did not start")
+
+    @property
+    def running(self) -> bool:
+        """Whether the child was started and has not exited."""
+        return self._process is not None and self._process.poll() is None
 
     def send(self, request: Message) -> bool:
         """Writes one request (starting the child if needed); False when the child has died."""

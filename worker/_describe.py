@@ -12,13 +12,19 @@ functions (75-250 ms) is done only for the candidates that reach the confirm pha
 
 from __future__ import annotations
 
+import atexit
+import functools
+import itertools
+import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import store
 from space import (
+    PLUGINS_ENV,
     ChildProcess,
     Expr,
     fingerprint,
@@ -73,50 +79,130 @@ def signal_properties(expr: Expr) -> dict[str, float]:
 
 
 class Describer:
-    """Fills in candidates' slow descriptions in a child process (``python -m
-    worker.describer``, :class:`space.ChildProcess`) and writes them to the store as they
-    arrive. A description lost in a crash leaves the canonical form empty, and the resumed job
-    asks for it again."""
+    """Fills in one job's candidates' slow descriptions and writes them to the store as they
+    arrive. The child process that computes them (:class:`_DescriberProcess`) is shared by every
+    job of the process: importing sympy and torch there takes seconds, more than a short job's
+    descriptions. A description lost in a crash leaves the canonical form empty, and the resumed
+    job asks for it again."""
 
     def __init__(self, database: store.Database, *, active: Callable[[], bool],
                  log_extra: dict[str, Any] | None = None) -> None:
         self.database = database
         self.active = active
         self.log_extra = log_extra or {}
-        self._child: ChildProcess | None = None
-        self._reader: threading.Thread | None = None
+        self._outstanding = 0  # asked for and neither stored nor lost
+        self._closed = False
+        self._settled = threading.Condition()
 
     def submit(self, candidate_id: int, expr_json: Any) -> None:
-        if self._child is None:
-            self._child = ChildProcess("worker.describer")  # no ready line: the runner never waits
-            self._child.start()
-            self._reader = threading.Thread(target=self._read, args=(self._child.answers(),), daemon=True,
-                                            name="describer")
-            self._reader.start()
-        if not self._child.send({"id": candidate_id, "expr": expr_json}):
-            log.warning("the describer process died; candidate %s stays undescribed", candidate_id,
-                        extra={"candidate_id": candidate_id})
+        with self._settled:
+            self._outstanding += 1
+            self._closed = False
+        if not _PROCESS.send(self, candidate_id, expr_json):
+            self.lost(candidate_id)
 
-    def _read(self, answers: Iterator[dict[str, Any]]) -> None:
-        for answer in answers:
-            if not self.active():
-                continue
-            try:
+    def deliver(self, candidate_id: int, answer: dict[str, Any]) -> None:
+        """Stores the description the child answered for ``candidate_id`` (reader thread)."""
+        try:
+            if self.active() and not self._closed:
                 for warning in answer.get("warnings", ()):  # the child's log records, with ids added
-                    log.warning("%s", warning, extra={**self.log_extra, "candidate_id": answer["id"]})
+                    log.warning("%s", warning, extra={**self.log_extra, "candidate_id": candidate_id})
                 with self.database.session() as session:
-                    store.describe_candidate(session=session, candidate_id=answer["id"], **answer["description"])
-            except Exception:  # noqa: BLE001 — a description is not worth stopping a search for
-                log.warning("could not store a candidate description", exc_info=True)
+                    store.describe_candidate(session=session, candidate_id=candidate_id, **answer["description"])
+        except Exception:  # noqa: BLE001 — a description is not worth stopping a search for
+            log.warning("could not store a candidate description", exc_info=True)
+        finally:
+            self._settle()
+
+    def lost(self, candidate_id: int) -> None:
+        """The child died before it answered for ``candidate_id``."""
+        log.warning("the describer process died; candidate %s stays undescribed", candidate_id,
+                    extra={**self.log_extra, "candidate_id": candidate_id})
+        self._settle()
+
+    def _settle(self) -> None:
+        with self._settled:
+            self._outstanding -= 1
+            self._settled.notify_all()
 
     def close(self, *, wait: bool = True) -> None:
-        """Lets the child finish the descriptions asked for (``wait``) or kills it."""
-        child, self._child = self._child, None
-        if child is None:
-            return
-        child.close(wait=wait)
-        if self._reader is not None:
-            self._reader.join()
+        """Waits until every description asked for is stored (``wait``), or drops the rest: the
+        shared child goes on for the other jobs."""
+        with self._settled:
+            if wait:
+                self._settled.wait_for(lambda: self._outstanding == 0)
+            self._closed = True
+
+
+class _DescriberProcess:
+    """The describer child (``python -m worker.describer``, :class:`space.ChildProcess`) and
+    the thread that reads its answers, shared by every :class:`Describer` of the process.
+
+    It is started on the first request, and again after it died or when the plug-ins' environment
+    changed (the child loads the modules ``ACTSEARCH_PLUGINS`` names: a child started before is
+    retired, and answers what it was asked). It ends with the process. Requests carry
+    an id of their own: two stores in one process may both have a candidate 1."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # one writer of the child's input; the pending tables
+        self._child: ChildProcess | None = None
+        self._reader: threading.Thread | None = None
+        self._environment: tuple[str | None, ...] = ()
+        self._pending: dict[int, tuple[Describer, int]] = {}  # the current child's
+        self._ids = itertools.count()
+
+    def send(self, owner: Describer, candidate_id: int, expr_json: Any) -> bool:
+        """Asks for a description; False when the child died (the request is not pending)."""
+        with self._lock:
+            # a child that died is replaced here, not by ChildProcess.send: this reader reads the old one
+            if self._child is None or not self._child.running or self._reader is None or not self._reader.is_alive() \
+                    or self._environment != _plugin_environment():
+                self._start()
+            assert self._child is not None
+            request_id = next(self._ids)
+            self._pending[request_id] = (owner, candidate_id)
+            if self._child.send({"id": request_id, "expr": expr_json}):
+                return True
+            del self._pending[request_id]
+            return False
+
+    def _start(self) -> None:
+        retired, pending = self._child, dict[int, tuple[Describer, int]]()
+        self._child, self._pending, self._environment = ChildProcess("worker.describer"), pending, _plugin_environment()
+        self._child.start()  # no ready line: the runner never waits
+        self._reader = threading.Thread(target=self._read, args=(self._child.answers(), pending), daemon=True,
+                                        name="describer")
+        self._reader.start()
+        if retired is not None:  # it sees the end of its input, answers what it was asked and exits
+            threading.Thread(target=retired.close, daemon=True, name="describer-retired").start()
+
+    def _read(self, answers: Iterator[dict[str, Any]], pending: dict[int, tuple[Describer, int]]) -> None:
+        for answer in answers:
+            with self._lock:
+                owner, candidate_id = pending.pop(answer["id"], (None, 0))
+            if owner is not None:
+                owner.deliver(candidate_id, answer)
+        with self._lock:  # the child exited: what it had not answered is lost
+            lost = list(pending.values())
+            pending.clear()
+        for owner, candidate_id in lost:
+            owner.lost(candidate_id)
+
+    def close(self) -> None:
+        """Kills the child (at the process's exit)."""
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            child.close(wait=False)
+
+
+def _plugin_environment() -> tuple[str | None, ...]:
+    """What decides the operators the child knows (see space._plugins)."""
+    return os.environ.get(PLUGINS_ENV), os.environ.get("PYTHONPATH")
+
+
+_PROCESS = _DescriberProcess()
+atexit.register(_PROCESS.close)
 
 
 class _CollectedRecords(logging.Handler):
@@ -143,9 +229,17 @@ def serve() -> None:
     warnings = _CollectedRecords()
     logging.getLogger().addHandler(warnings)
 
+    # By the expression's JSON: a function asked for again (the baselines, in every job; the
+    # same functions in jobs of one space and seed) costs nothing. Timed-out answers (an
+    # exception here) are not kept: a less loaded machine may describe them in time.
+    @functools.lru_cache(maxsize=10_000)
+    def described(expr_text: str) -> dict[str, Any]:
+        return slow_description(json.loads(expr_text))
+
     def answer(request: dict[str, Any]) -> dict[str, Any]:
         warnings.records.clear()
-        return {"id": request["id"], "description": slow_description(request["expr"]), "warnings": warnings.records}
+        description = described(json.dumps(request["expr"], sort_keys=True))
+        return {"id": request["id"], "description": description, "warnings": warnings.records}
 
     def timed_out(request: dict[str, Any]) -> dict[str, Any]:
         expr = Expr.from_json(request["expr"])
