@@ -11,7 +11,9 @@ from tests.search._synthetic import SPACE, median_evaluations, random_median, re
 
 
 def test_finds_a_top_function_sooner_than_random() -> None:
-    assert median_evaluations("surrogate", range(9)) < random_median()
+    # 20 seeds: 11.5 against random search's 14 (100 seeds: 11.5). Nine seeds were too few to
+    # tell: the same controller's median over seeds 0-8 was 15, and over seeds 0-99 11.5.
+    assert median_evaluations("surrogate", range(20)) < random_median()
 
 
 def test_resumes_exactly_from_json_state() -> None:
