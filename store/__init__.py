@@ -29,7 +29,6 @@ from store._candidates import (
     finished_candidates,
     get_candidate,
     leaderboard,
-    leaderboard_job,
     leaderboard_view,
 )
 from store._confirm import best_candidates, evaluation_results, settle_candidate
@@ -93,7 +92,7 @@ __all__ += ["count_active_jobs", "create_job", "get_job", "list_jobs", "request_
 __all__ += ["LeaseLost", "claim_job", "finish_job", "release_job", "renew_lease", "save_progress"]
 __all__ += ["RANK_ORDER", "SHOWN", "CandidateView", "JobView", "RankKey"]
 __all__ += ["add_candidate", "count_candidates", "find_candidate", "get_candidate", "leaderboard", "leaderboard_view"]
-__all__ += ["authenticate_for_job", "candidates_view", "describe_candidate", "finished_candidates", "leaderboard_job"]
+__all__ += ["authenticate_for_job", "candidates_view", "describe_candidate", "finished_candidates"]
 __all__ += ["add_evaluation", "add_evaluations", "finish_evaluation", "job_results", "list_evaluations",
             "population_sizes"]
 __all__ += ["evaluation_counts", "fitness_trace", "last_event_id", "rejection_reasons"]

@@ -96,13 +96,14 @@ def count_candidates(*, session: Session, job_id: int) -> int:
     return int(session.scalar(select(Job.candidates_proposed).where(Job.id == job_id)) or 0)
 
 
-# The leaderboard's order, total: the id settles what the number (unique in practice, not by
-# constraint) might leave. ix_candidates_rank holds exactly this order, so a page is one range scan.
 def _rank_order(columns: Any) -> tuple[Any, ...]:
+    """The leaderboard's order on ``columns`` (the candidates table's, or a subquery's of them)."""
     return (columns.confirmed_mean.desc().nulls_last(), columns.fitness.desc().nulls_last(), columns.number,
             columns.id)
 
 
+# The leaderboard's order, total: the id settles what the number (unique in practice, not by
+# constraint) might leave. ix_candidates_rank holds exactly this order, so a page is one range scan.
 RANK_ORDER = _rank_order(Candidate)
 
 
@@ -116,7 +117,7 @@ SHOWN = (
 
 
 CandidateView = Row[Any]  # a row of the SHOWN columns, attributes named as the candidate's
-JobView = Row[Any]  # a row of leaderboard_job's columns, attributes named as the job's
+JobView = Row[Any]  # a row of authenticate_for_job's, attributes named as the job's
 
 
 @dataclass(frozen=True)
@@ -250,9 +251,8 @@ def leaderboard_view(
 # rendered page is stale (status, phase, updated_at, the counters) and its baselines (summary).
 _BOARD_COLUMNS = (Job.id, Job.owner, Job.status, Job.phase, Job.updated_at, Job.candidates_proposed,
                   Job.evaluations_done, Job.summary)
-_BOARD_JOB = select(*_BOARD_COLUMNS).where(Job.id == bindparam("job_id"))
-# ... and the caller's token beside it, one statement for both: the job's columns under their own
-# names (the row is the JobView), the token's as token_0, token_1, ... (the order of TOKEN_CHECK)
+# The caller's token beside them, one statement for both: the job's columns under their own names
+# (the row is the JobView), the token's as token_0, token_1, ... (the order of TOKEN_CHECK).
 _TOKEN_AND_BOARD_JOB = (
     select(*_BOARD_COLUMNS, *(column.label(f"token_{i}") for i, column in enumerate(TOKEN_CHECK)))
     .select_from(outerjoin(Token, Job, Job.id == bindparam("job_id")))
@@ -260,17 +260,12 @@ _TOKEN_AND_BOARD_JOB = (
 )
 
 
-def leaderboard_job(*, session: Session, job_id: int) -> JobView | None:
-    """The columns of the job that its leaderboard pages depend on, as a plain row (None: no such
-    job): read on every page, cached or not, and without the spec and the ORM's bookkeeping in
-    40 % of the time :func:`store.get_job` takes."""
-    return execute_plain(session, _BOARD_JOB, {"job_id": job_id}).first()
-
-
 def authenticate_for_job(*, session: Session, secret: str, job_id: int) -> tuple[Caller | None, JobView | None]:
-    """:func:`store.authenticate` and :func:`leaderboard_job` in one statement (a leaderboard page
-    reads both; on PostgreSQL a round trip fewer). The job is None when there is no such job, and
-    also when the token is unknown or revoked (the caller is None then)."""
+    """:func:`store.authenticate`, and the columns of the job that its leaderboard pages depend on
+    as a plain row, in one statement: read on every page, cached or not (on PostgreSQL a round
+    trip fewer than two reads, and without the spec and the ORM's bookkeeping). The job is None
+    when there is no such job, and also when the token is unknown or revoked (the caller is None
+    then)."""
     digest = hash_secret(secret)
     row = execute_plain(session, _TOKEN_AND_BOARD_JOB, {"digest": digest, "job_id": job_id}).first()
     if row is None:

@@ -35,9 +35,11 @@ as the worst fitness told so far, re-read at every fit, so no scale is fixed in 
 over the ``k`` nearest with rejections as the worst (as before) let a family's rejected members
 hide how well its trained ones do: on the default-fitness table the separate questions took the
 evaluations to a top-5 function from 0.37 to 0.33 of random search's (fresh seeds), and on the
-shallow table from 0.30 to 0.24. The training set is
-the base class's record of told results, so this controller has no state of its own beyond the
-random generator the base already saves: features are recomputed from the candidates.
+shallow table from 0.30 to 0.24.
+
+The training set is the base class's record of told results, so this controller has no state of
+its own beyond the random generator the base already saves: features are recomputed from the
+candidates.
 
 Example:
     >>> from search import make_controller
@@ -62,6 +64,7 @@ from search._structure import Part, parts
 from space import POINTS, Candidate, Space, evaluate, fingerprint
 
 FEATURE_POINTS = POINTS[np.abs(POINTS) <= 5.0]
+_FEATURE_CLIP = 1e300  # inf -> a huge finite value before the signed log (log1p(1e300) ~ 690)
 
 
 def _nearest(distances: np.ndarray, k: int) -> np.ndarray:
@@ -71,7 +74,6 @@ def _nearest(distances: np.ndarray, k: int) -> np.ndarray:
     if k == distances.shape[1]:
         return np.arange(k)[None, :].repeat(len(distances), axis=0)
     return np.argpartition(distances, k - 1, axis=1)[:, :k]
-_FEATURE_CLIP = 1e300  # inf -> a huge finite value before the signed log (log1p(1e300) ~ 690)
 
 
 def features(space: Space, candidate: Candidate) -> np.ndarray:

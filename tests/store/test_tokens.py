@@ -70,7 +70,7 @@ def test_a_secret_never_starts_with_a_dash(database: Database, monkeypatch) -> N
     assert secret == "Kx-fine"
 
 
-def test_authenticate_for_job_answers_as_authenticate_and_leaderboard_job_do(database: Database) -> None:
+def test_authenticate_for_job_answers_as_authenticate_and_get_job_do(database: Database) -> None:
     """The leaderboard's one statement for its token and its job: the same answers as the two
     reads it replaces, for live, unknown and revoked tokens and for jobs that exist or not."""
     with database.session() as session:
@@ -78,15 +78,18 @@ def test_authenticate_for_job_answers_as_authenticate_and_leaderboard_job_do(dat
         _, live = store.create_token(session=session, name="ci", owner="bob", max_concurrent_jobs=3)
         revoked_token, revoked = store.create_token(session=session, name="old", owner="bob")
         store.revoke_token(session=session, token_id=revoked_token.id)
+    board_columns = ("id", "owner", "status", "phase", "updated_at", "candidates_proposed", "evaluations_done",
+                     "summary")
     for secret in (live, revoked, live + "x", ""):
         for job_id in (job.id, job.id + 1):
             with database.session() as session:
                 caller, board = store.authenticate_for_job(session=session, secret=secret, job_id=job_id)
                 expected_caller = store.authenticate(session=session, secret=secret)
-                expected_board = store.leaderboard_job(session=session, job_id=job_id)
+                expected_job = store.get_job(session=session, job_id=job_id)
+                expected_board = None if expected_job is None else {
+                    key: getattr(expected_job, key) for key in board_columns}
             assert caller == expected_caller, (secret, job_id)
             if caller is None or expected_board is None:
                 assert board is None, (secret, job_id)
-            else:
-                assert board is not None  # the job's columns under their names (and the token's beside them)
-                assert {key: getattr(board, key) for key in expected_board._fields} == expected_board._asdict()
+            else:  # the job's columns under their names (and the token's beside them)
+                assert board is not None and {key: getattr(board, key) for key in board_columns} == expected_board
