@@ -2,14 +2,14 @@
 
 Fills a store (a SQLite file; also PostgreSQL with ``--pg-url``) through the store's models, starts
 ``actsearch serve --no-runner`` on loopback in a subprocess, and runs ``--concurrency`` clients
-(keep-alive connections, see :func:`load`) for ``--seconds`` against each of: the leaderboard's first page (limit 50), a deep
+(keep-alive connections, see :func:`load`) for ``--seconds``, after ``--warm-up`` seconds unmeasured, against each of: the leaderboard's first page (limit 50), a deep
 leaderboard page (a random position, by cursor: how clients page), the same by offset (kept for old clients; it walks the
 rows it skips), the job's status, job submission, and /healthz (the framework's floor). Prints a table, then the
 JSON line ``{"sqlite": {"leaderboard": {"p50_ms", "p99_ms", "rps", ...}, ...}, ...}``.
 Target: leaderboard p99 < 100 ms, the first page and a deep page by cursor.
 
-    python bench/api_load.py [--candidates 100000] [--seconds 10] [--concurrency 50] [--processes 1] [--pg-url URL]
-                            [--scenarios leaderboard,leaderboard_deep,...]
+    python bench/api_load.py [--candidates 100000] [--seconds 10] [--warm-up 2] [--concurrency 50] [--processes 1]
+                            [--pg-url URL] [--scenarios leaderboard,leaderboard_deep,...]
 """
 
 from __future__ import annotations
@@ -125,40 +125,52 @@ async def load(base: str, secret: str, make: Callable[[random.Random], tuple[str
     host, port = base.removeprefix("http://").rsplit(":", 1)
     latencies: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
+    reconnects: list[int] = []
+    per_client: dict[int, list[float]] = collections.defaultdict(list)  # uneven shares show as a spread
 
     async def client(index: int) -> None:
         rng = random.Random(index)
-        reader, writer = await asyncio.open_connection(host, int(port))
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             while time.perf_counter() < end:
                 method, path, body = make(rng)
                 payload = b"" if body is None else json.dumps(body).encode()
                 start = time.perf_counter()
+                if connection is None:  # the first, or the server closed the last (it counts in this request)
+                    connection = await asyncio.open_connection(host, int(port))
+                reader, writer = connection
                 writer.write(
                     f"{method} /api/v1{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode() + payload)
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=60)
                 status = int(head.split(b" ", 2)[1])
-                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
-                await reader.readexactly(length)
+                fields = dict(line.lower().split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+                await reader.readexactly(int(fields[b"content-length"]))
                 latencies.append(time.perf_counter() - start)
+                per_client[index].append(latencies[-1])
                 if status >= 400:
                     errors[str(status)] += 1
+                if fields.get(b"connection", b"").strip() == b"close":  # as HTTP/1.1 clients do: reconnect
+                    writer.close()
+                    connection = None
+                    reconnects.append(index)
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:  # counted, and this client stops
             errors[type(exc).__name__] += 1
         finally:
-            writer.close()
+            if connection is not None:
+                connection[1].close()
 
     end = time.perf_counter() + seconds
     began = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(concurrency)))
     elapsed = time.perf_counter() - began
     latencies.sort()
+    means = [statistics.fmean(values) for values in per_client.values()]
     quantile = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"requests": len(latencies), "errors": sum(errors.values()), "error_kinds": dict(errors),
-            "rps": round(len(latencies) / elapsed, 1), "p50_ms": round(quantile[49] * 1000, 1),
-            "p99_ms": round(quantile[98] * 1000, 1)}
+            "rps": round(len(latencies) / elapsed, 1), "reconnects": len(reconnects), "p50_ms": round(quantile[49] * 1000, 1),
+            "p99_ms": round(quantile[98] * 1000, 1),
+            "client_mean_ms": [round(min(means) * 1000, 1), round(max(means) * 1000, 1)]}
 
 
 def measure(url: str, args: argparse.Namespace, prepare: Callable[[], None] = lambda: None) -> dict[str, Any]:
@@ -183,9 +195,13 @@ def measure(url: str, args: argparse.Namespace, prepare: Callable[[], None] = la
         # Warm up: the first submission imports the evaluator and controllers.
         httpx.post(f"{server.base}/api/v1/jobs", json=SPEC, timeout=120,
                    headers={"Authorization": f"Bearer {secret}"}).raise_for_status()
-        results: dict[str, Any] = {
-            name: asyncio.run(load(server.base, secret, make, args.concurrency, args.seconds))
-            for name, make in scenarios.items() if name in args.scenarios}
+        results: dict[str, Any] = {}
+        for name, make in scenarios.items():
+            if name in args.scenarios:
+                # unmeasured first: what a process still imports in the background after it
+                # started (api.app.warm_up), and connections evened out over the processes
+                asyncio.run(load(server.base, secret, make, args.concurrency, args.warm_up))
+                results[name] = asyncio.run(load(server.base, secret, make, args.concurrency, args.seconds))
     finally:
         server.stop()
     results["fill_seconds"] = round(fill_seconds, 1)
@@ -201,6 +217,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--warm-up", type=float, default=2.0, help="unmeasured seconds of load before each scenario")
     parser.add_argument("--processes", type=int, default=1, help="API processes (actsearch serve --processes)")
     parser.add_argument("--pg-url", help="also measure on this PostgreSQL database (it gets a new job)")
     parser.add_argument("--scenarios", type=lambda text: text.split(","), default=SCENARIOS,
@@ -220,7 +237,8 @@ def main() -> None:
             for scenario in args.scenarios:
                 r = report[name][scenario]
                 print(f"  {scenario:<23} p50 {r['p50_ms']:>7.1f} ms  p99 {r['p99_ms']:>7.1f} ms  "
-                      f"{r['rps']:>7.1f} req/s  ({r['requests']} requests, {r['errors']} errors)")
+                      f"{r['rps']:>7.1f} req/s  ({r['requests']} requests, {r['errors']} errors, "
+                      f"client means {r['client_mean_ms'][0]}-{r['client_mean_ms'][1]} ms, {r['reconnects']} reconnects)")
     print(json.dumps(report, sort_keys=True))
 
 
