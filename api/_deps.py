@@ -18,7 +18,6 @@ from fastapi import Depends, Request
 
 import store
 from api._analyze import Analyzer
-from api._cache import ResponseCache
 from api._settings import Settings
 
 
@@ -55,18 +54,12 @@ async def get_writer(request: Request) -> Writer:
     return writer
 
 
-async def get_leaderboard_cache(request: Request) -> ResponseCache:
-    cache: ResponseCache = request.app.state.leaderboards
-    return cache
-
-
 async def get_analyzer(request: Request) -> Analyzer:
     analyzer: Analyzer = request.app.state.analyzer
     return analyzer
 
 
 AnalyzerDep = Annotated[Analyzer, Depends(get_analyzer)]
-LeaderboardCacheDep = Annotated[ResponseCache, Depends(get_leaderboard_cache)]
 DatabaseDep = Annotated[store.Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WriterDep = Annotated[Writer, Depends(get_writer)]

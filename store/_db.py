@@ -157,7 +157,7 @@ class Database:
     def ping(self) -> None:
         """Checks that the database answers (the health check); raises :class:`StoreError` if not."""
         try:
-            with self.session() as session:
+            with self.reads() as session:  # on PostgreSQL one round trip, not BEGIN, SELECT, COMMIT
                 session.execute(text("SELECT 1"))
         except SQLAlchemyError as error:
             raise StoreError(f"cannot reach {display_url(self.url)!r}: {_first_line(error)}") from error
