@@ -2,9 +2,10 @@
 
 Fills a store (a SQLite file; also PostgreSQL with ``--pg-url``) through the store's models, starts
 ``actsearch serve --no-runner`` on loopback in a subprocess, and runs ``--concurrency`` clients
-(keep-alive connections, see :func:`load`) for ``--seconds``, after ``--warm-up`` seconds unmeasured, against each of: the leaderboard's first page (limit 50), a deep
-leaderboard page (a random position, by cursor: how clients page), the same by offset (kept for old clients; it walks the
-rows it skips), the job's status, job submission, and /healthz (the framework's floor). Prints a table, then the
+(keep-alive connections, see :func:`load`) for ``--seconds``, after ``--warm-up`` seconds unmeasured,
+against each of: the leaderboard's first page (limit 50), a deep leaderboard page (a random position,
+by cursor: how clients page), the same by offset (kept for old clients; it walks the rows it skips),
+the job's status, job submission, and /healthz (the framework's floor). Prints a table, then the
 JSON line ``{"sqlite": {"leaderboard": {"p50_ms", "p99_ms", "rps", ...}, ...}, ...}``.
 Target: leaderboard p99 < 100 ms, the first page and a deep page by cursor.
 
@@ -168,8 +169,8 @@ async def load(base: str, secret: str, make: Callable[[random.Random], tuple[str
     means = [statistics.fmean(values) for values in per_client.values()]
     quantile = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"requests": len(latencies), "errors": sum(errors.values()), "error_kinds": dict(errors),
-            "rps": round(len(latencies) / elapsed, 1), "reconnects": len(reconnects), "p50_ms": round(quantile[49] * 1000, 1),
-            "p99_ms": round(quantile[98] * 1000, 1),
+            "rps": round(len(latencies) / elapsed, 1), "p50_ms": round(quantile[49] * 1000, 1),
+            "p99_ms": round(quantile[98] * 1000, 1), "reconnects": len(reconnects),
             "client_mean_ms": [round(min(means) * 1000, 1), round(max(means) * 1000, 1)]}
 
 

@@ -171,8 +171,8 @@ def get_leaderboard(
     """Candidates best first: by confirmed mean once confirmed, else by search fitness; ties in
     order of proposal. Page with `cursor` (each page's `next_cursor`), or with `offset`, which
     walks the rows it skips."""
-    # the store and the cache straight from the app: each dependency costs ~40 µs of a page's
-    # ~1 ms of CPU, the busiest read of the service (bench/api_load.py)
+    # the store and the cache straight from the app: each dependency costs ~40 µs of a deep
+    # page's ~2 ms of CPU, the busiest read of the service (bench/api_load.py)
     database: store.Database = request.app.state.database
     cache: ResponseCache = request.app.state.leaderboards
     with database.reads() as session:
