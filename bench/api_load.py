@@ -124,7 +124,6 @@ async def load(base: str, secret: str, make: Callable[[random.Random], tuple[str
     it measured its own queueing as much as the API's.
     """
     host, port = base.removeprefix("http://").rsplit(":", 1)
-    latencies: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
     reconnects: list[int] = []
     per_client: dict[int, list[float]] = collections.defaultdict(list)  # uneven shares show as a spread
@@ -147,8 +146,7 @@ async def load(base: str, secret: str, make: Callable[[random.Random], tuple[str
                 status = int(head.split(b" ", 2)[1])
                 fields = dict(line.lower().split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
                 await reader.readexactly(int(fields[b"content-length"]))
-                latencies.append(time.perf_counter() - start)
-                per_client[index].append(latencies[-1])
+                per_client[index].append(time.perf_counter() - start)
                 if status >= 400:
                     errors[str(status)] += 1
                 if fields.get(b"connection", b"").strip() == b"close":  # as HTTP/1.1 clients do: reconnect
@@ -165,7 +163,7 @@ async def load(base: str, secret: str, make: Callable[[random.Random], tuple[str
     began = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(concurrency)))
     elapsed = time.perf_counter() - began
-    latencies.sort()
+    latencies = sorted(latency for values in per_client.values() for latency in values)
     means = [statistics.fmean(values) for values in per_client.values()]
     quantile = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"requests": len(latencies), "errors": sum(errors.values()), "error_kinds": dict(errors),

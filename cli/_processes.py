@@ -94,15 +94,17 @@ class EvenConnections:
         self.index = index
         self.next_close = 0.0
 
-    def publish(self) -> None:
-        self.counts[self.index] = len(self.connections)
+    def publish(self) -> int:
+        """This process's number of open connections, written where the others read it."""
+        mine = self.counts[self.index] = len(self.connections)
+        return mine
 
     def over_share(self) -> bool:
-        mine = len(self.connections)
-        self.counts[self.index] = mine  # each request's count is current at once
-        if mine <= math.ceil(sum(self.counts) / len(self.counts)) + 1 or time.monotonic() < self.next_close:
+        mine = self.publish()  # each request's count is current at once
+        now = time.monotonic()
+        if mine <= math.ceil(sum(self.counts) / len(self.counts)) + 1 or now < self.next_close:
             return False
-        self.next_close = time.monotonic() + CLOSE_SECONDS
+        self.next_close = now + CLOSE_SECONDS
         return True
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],

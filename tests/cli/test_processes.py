@@ -130,15 +130,16 @@ def test_processes_even_out_keep_alive_connections_the_kernel_spread_unevenly(se
     port = int(base.rsplit(":", 1)[1])
     # Connections the kernel hashed to the first process, 30 of them, and 10 to the second: as
     # uneven as the hash makes it by chance (18 / 32 was measured), here on purpose.
+    wanted = {first: 30, second: 10}
     kept: dict[int, list[socket.socket]] = {first: [], second: []}
     for _ in range(1000):
-        if len(kept[first]) == 30 and len(kept[second]) == 10:
+        if all(len(kept[pid]) == count for pid, count in wanted.items()):
             break
         sock = socket.create_connection(("127.0.0.1", port))
         closing = _get(sock)  # accepted and answered: now the process holds it (unless it closes it)
         local = sock.getsockname()[1]
         holder = next((pid for pid in (first, second) if _serving(pid, {local})), None)
-        if not closing and holder is not None and len(kept[holder]) < (30 if holder == first else 10):
+        if not closing and holder is not None and len(kept[holder]) < wanted[holder]:
             kept[holder].append(sock)
         else:
             sock.close()
