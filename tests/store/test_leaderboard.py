@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Row, event, select, update
+from sqlalchemy import Row, event, insert, select, text, update
 
 import store
-from store import Candidate, Database, Job, RankKey
+from store import Candidate, Database, Event, Job, RankKey
 
 FITNESSES = [0.25, 0.5, 0.75, None]  # few values: many ties
 
@@ -177,3 +177,38 @@ def test_every_page_is_a_range_of_the_rank_index_without_a_sort(database: Databa
             assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
             assert "ix_candidates_rank" in plan, plan
     assert unions == 3  # the keys with a known value (with none known, the ties are the only range)
+
+
+
+def test_postgresql_plans_each_polled_read_once(database: Database, make_job: Callable[..., Job]) -> None:
+    """A prepared statement of the reads clients poll (a page after a key, the first page, a
+    job's events after one) keeps one plan for every key. PostgreSQL keeps a generic plan only
+    when it costs no more than the plans made for each run's values; with the LIMIT and OFFSET
+    parameters, its cost was that of a tenth of the rows, so every page was planned again,
+    which cost the server more than reading the page (bench/api_load.py)."""
+    if database.dialect != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    job = make_job()
+    rng = random.Random(0)
+    with database.session() as session:
+        session.execute(insert(Candidate), [
+            {"job_id": job.id, "number": n, "fingerprint": f"{n:032d}", "expression": "x", "expr_json": {},
+             "canonical": "x", "latex": "x", "torch_source": "", "properties": {}, "fitness": rng.random()}
+            for n in range(1, 5001)])
+        session.execute(insert(Event), [{"job_id": job.id, "kind": "progress", "data": {}} for _ in range(5000)])
+        rows, _ = store.leaderboard(session=session, job_id=job.id, limit=5000)
+        event_ids = [e.id for e in store.events_after(session=session, job_id=job.id, limit=5000)]
+    with database.reads() as session:
+        session.execute(text("ANALYZE"))  # as autovacuum does: the planner knows how many rows there are
+    keys = [RankKey.of(row) for row in rows[::250]]  # deep and shallow, each with a fitness: one shape
+    with database.reads() as session:
+        for i, key in enumerate(keys * 2):
+            store.leaderboard_view(session=session, job_id=job.id, limit=50, after=key)
+            store.leaderboard_view(session=session, job_id=job.id, limit=50, offset=0)
+            store.events_after(session=session, job_id=job.id, after_id=event_ids[i * 100], limit=50)
+        plans = session.execute(text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+                                     " WHERE statement LIKE '%FROM candidates%' OR statement LIKE '%FROM events%'"))
+        plans = plans.all()
+    assert len(plans) == 3, plans  # psycopg prepared each
+    for statement, generic, custom in plans:
+        assert custom <= 5 and generic >= 30, (statement, generic, custom)  # planned for 5 runs' values at most
