@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from store._jobs import execute_dml, execute_plain, in_text, lock_job
+from store._jobs import execute_dml, execute_plain, lock_job
 from store._models import PENDING, Candidate, Job, Token
 from store._tokens import TOKEN_CHECK, Caller, checked_caller, hash_secret
 
@@ -170,7 +170,7 @@ def _ranges(confirmed_known: bool, fitness_known: bool, shown: bool) -> tuple[Se
         prefix = [same(c, k) for c, k in levels[:depth]]
         ranges += [[*prefix, column < bindparam(column.key)], [*prefix, column.is_(None)]]
     base = _select(shown).where(Candidate.job_id == bindparam("job_id")).order_by(*RANK_ORDER)
-    statements = tuple(base.where(*conditions).limit(in_text("limit")) for conditions in ranges)
+    statements = tuple(base.where(*conditions).limit(bindparam("limit")) for conditions in ranges)
     if shown and len(statements) > 1:
         # The first range (ties with the key) is nearly always empty, and a page then took a
         # statement for nothing: it and the next are one statement (on PostgreSQL a round trip).
@@ -185,14 +185,14 @@ def _one_then_the_other(first: Select[Any], second: Select[Any]) -> Select[Any]:
     parts = [query.add_columns(literal(i).label("part")).subquery() for i, query in enumerate((first, second))]
     both = union_all(select(parts[0]), select(parts[1])).subquery()
     return (select(*(both.c[column.key] for column in SHOWN)).order_by(both.c.part, *_rank_order(both.c))
-            .limit(in_text("limit")))
+            .limit(bindparam("limit")))
 
 
 @functools.cache
 def _from_top(shown: bool) -> Select[Any]:
     """The page ``offset`` rows from the top, built once (``job_id``, ``limit``, ``offset`` bound)."""
     return (_select(shown).where(Candidate.job_id == bindparam("job_id")).order_by(*RANK_ORDER)
-            .limit(in_text("limit")).offset(in_text("offset")))
+            .limit(bindparam("limit")).offset(bindparam("offset")))
 
 
 def _select(shown: bool) -> Select[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store._jobs import in_text, lock_job
+from store._jobs import lock_job
 from store._models import Event
 
 
@@ -29,6 +29,5 @@ def append_event(*, session: Session, job_id: int, kind: str, data: dict[str, An
 def events_after(*, session: Session, job_id: int, after_id: int = 0, limit: int = 500) -> list[Event]:
     """The job's events with ``id > after_id`` in order: pass the last id seen to resume
     (it is the SSE ``Last-Event-ID``)."""
-    query = (select(Event).where(Event.job_id == job_id, Event.id > after_id).order_by(Event.id)
-             .limit(in_text("limit", limit)))
+    query = select(Event).where(Event.job_id == job_id, Event.id > after_id).order_by(Event.id).limit(limit)
     return list(session.scalars(query))

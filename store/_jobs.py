@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Executable, Integer, Result, bindparam, func, select, text, update
+from sqlalchemy import Executable, Result, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -29,22 +29,6 @@ def execute_plain(session: Session, query: Executable, params: dict[str, Any]) -
     if session.autoflush:
         session.flush()
     return session.connection().execute(query, params)
-
-
-def in_text(name: str, value: int | None = None) -> BindParameter[int]:
-    """A LIMIT or OFFSET written into the statement's text: ``value``, or the parameter ``name``
-    given at execution (when ``value`` is None), instead of sent beside the statement.
-
-    PostgreSQL plans a prepared statement (psycopg prepares one after its fifth run) for each
-    run's values five times, then keeps one plan for all values when that costs no more. With
-    the LIMIT or OFFSET a parameter, that generic plan is costed for a tenth of the table's rows,
-    so it never does: every run was planned again, which cost the server more than reading a deep
-    leaderboard page (0.2 of its 0.5 ms of CPU a page; bench/api_load.py). Written in the text,
-    they are part of the plan, and each value is a statement of its own.
-    """
-    if value is None:
-        return bindparam(name, type_=Integer, literal_execute=True)
-    return bindparam(name, value, type_=Integer, literal_execute=True, unique=True)
 
 
 def lock_job(session: Session, job_id: int) -> None:
@@ -95,8 +79,7 @@ def list_jobs(
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Job.name.ilike(f"%{escaped}%", escape="\\"))
     total = session.scalar(select(func.count()).select_from(Job).where(*conditions)) or 0
-    page = (select(Job).where(*conditions).order_by(Job.id.desc()).limit(in_text("limit", limit))
-            .offset(in_text("offset", offset)))
+    page = select(Job).where(*conditions).order_by(Job.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(page.execution_options(populate_existing=True))), int(total)
 
 

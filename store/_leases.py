@@ -20,7 +20,7 @@ from sqlalchemy.sql import ColumnElement
 
 from store._db import StoreError
 from store._encode import check_finite
-from store._jobs import execute_dml, get_job, in_text
+from store._jobs import execute_dml, get_job
 from store._models import JOB_FINISHED, JOB_QUEUED, JOB_RUNNING, PHASES, Job, utcnow
 
 _CLAIM_RACES = 20  # how many lost races (SQLite) before reporting nothing to claim this time
@@ -52,7 +52,7 @@ def claim_job(*, session: Session, runner: str, lease_seconds: float) -> Job | N
     """
     for _ in range(_CLAIM_RACES):
         now = utcnow()
-        pick = select(Job.id).where(_claimable(now)).order_by(Job.id).limit(in_text("limit", 1))
+        pick = select(Job.id).where(_claimable(now)).order_by(Job.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         job_id = session.scalar(pick)
