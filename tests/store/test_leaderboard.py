@@ -179,7 +179,6 @@ def test_every_page_is_a_range_of_the_rank_index_without_a_sort(database: Databa
     assert unions == 3  # the keys with a known value (with none known, the ties are the only range)
 
 
-
 @pytest.mark.parametrize("analyzed", [True, False], ids=["known-job", "new-job"])
 def test_postgresql_plans_each_polled_read_once(database: Database, make_job: Callable[..., Job],
                                                analyzed: bool) -> None:
@@ -217,9 +216,9 @@ def test_postgresql_plans_each_polled_read_once(database: Database, make_job: Ca
             store.leaderboard_view(session=session, job_id=job.id, limit=50, after=key)
             store.leaderboard_view(session=session, job_id=job.id, limit=50, offset=0)
             store.events_after(session=session, job_id=job.id, after_id=event_ids[i * 20], limit=50)
-        plans = session.execute(text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
-                                     " WHERE statement LIKE '%FROM candidates%' OR statement LIKE '%FROM events%'"))
-        plans = plans.all()
+        plans = session.execute(text(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%FROM candidates%' OR statement LIKE '%FROM events%'")).all()
     assert len(plans) == 3, plans  # psycopg prepared each
     for statement, generic, custom in plans:
         assert custom <= 5 and generic >= 30, (statement, generic, custom)  # planned for 5 runs' values at most
